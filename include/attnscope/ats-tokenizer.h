@@ -1,0 +1,37 @@
+/* ats-tokenizer.h — Hugging Face compatible tokenizers (BPE: ByteLevel and SentencePiece-style)
+ *
+ * Token-for-token equal to the Hugging Face tokenizers library on tokenizer.json files, and on
+ * GPT-2's legacy vocab.json + merges.txt pair. Owned by the tokenizer work (issue 3).
+ */
+#pragma once
+
+#include <glib.h>
+#include "attnscope/ats-error.h"
+
+G_BEGIN_DECLS
+
+typedef struct _AtsTokenizer AtsTokenizer;
+
+typedef enum
+{
+  ATS_TOKENIZE_DEFAULT = 0,         /* BOS/EOS per tokenizer_config.json */
+  ATS_TOKENIZE_NO_SPECIAL = 1 << 0, /* never add BOS/EOS */
+  ATS_TOKENIZE_FORCE_BOS = 1 << 1,  /* always add BOS (if the tokenizer has one) */
+} AtsTokenizeFlags;
+
+/* A model folder: tokenizer.json (+ tokenizer_config.json), or vocab.json + merges.txt. */
+AtsTokenizer *ats_tokenizer_load_for_model (const char *dir, GError **error);
+/* A tokenizer.json file (tokenizer_config.json beside it is read if present). */
+AtsTokenizer *ats_tokenizer_load (const char *path, GError **error);
+AtsTokenizer *ats_tokenizer_ref (AtsTokenizer *self);
+void          ats_tokenizer_unref (AtsTokenizer *self);
+/* Encodes UTF-8 @text; invalid UTF-8 -> ATS_TOKENIZER_ERROR_INPUT. Returns [n] ids (g_free). */
+gint32       *ats_tokenizer_encode (AtsTokenizer *self, const char *text, AtsTokenizeFlags flags,
+                                    guint *n_ids, GError **error);
+/* The readable piece of @id: always valid UTF-8 (partial byte sequences escaped as \xNN). */
+char         *ats_tokenizer_decode_piece (AtsTokenizer *self, gint32 id);
+guint         ats_tokenizer_get_vocab_size (AtsTokenizer *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtsTokenizer, ats_tokenizer_unref)
+
+G_END_DECLS
