@@ -11,7 +11,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include "attnscope/ats-model.h"
 
 G_BEGIN_DECLS

@@ -49,6 +49,12 @@ guint                ats_safetensors_get_n_tensors (AtsSafetensors *self);
 /* Tensors in file order of data_offsets. */
 const AtsTensorInfo *ats_safetensors_get_tensor (AtsSafetensors *self, guint index);
 const AtsTensorInfo *ats_safetensors_lookup (AtsSafetensors *self, const char *name);
+/* Tensors whose dtype attnscope cannot read (I64, BOOL, F8_E4M3, ...; e.g. the BOOL
+ * `attention.bias` buffers in Pythia checkpoints) do not stop the file from opening; they are
+ * left out of the tensor list and lookup(). This returns why @name is unreadable ("it has dtype
+ * I64 (attnscope reads F32, F16 and BF16)"), or NULL if @name is readable or absent. */
+const char          *ats_safetensors_lookup_unsupported (AtsSafetensors *self, const char *name);
+guint                ats_safetensors_get_n_unsupported (AtsSafetensors *self);
 /* __metadata__ (string -> string), may be NULL-free empty table; owned by @self. */
 GHashTable          *ats_safetensors_get_metadata (AtsSafetensors *self);
 
