@@ -23,6 +23,10 @@ typedef enum
 AtsTokenizer *ats_tokenizer_load_for_model (const char *dir, GError **error);
 /* A tokenizer.json file (tokenizer_config.json beside it is read if present). */
 AtsTokenizer *ats_tokenizer_load (const char *path, GError **error);
+/* The legacy GPT-2 pair (vocab.json + merges.txt, a.k.a. encoder.json + vocab.bpe): ByteLevel
+ * BPE with the GPT-2 split pattern and <|endoftext|> as a special token. */
+AtsTokenizer *ats_tokenizer_load_bpe_files (const char *vocab_path, const char *merges_path,
+                                            GError **error);
 AtsTokenizer *ats_tokenizer_ref (AtsTokenizer *self);
 void          ats_tokenizer_unref (AtsTokenizer *self);
 /* Encodes UTF-8 @text; invalid UTF-8 -> ATS_TOKENIZER_ERROR_INPUT. Returns [n] ids (g_free). */
@@ -31,6 +35,13 @@ gint32       *ats_tokenizer_encode (AtsTokenizer *self, const char *text, AtsTok
 /* The readable piece of @id: always valid UTF-8 (partial byte sequences escaped as \xNN). */
 char         *ats_tokenizer_decode_piece (AtsTokenizer *self, gint32 id);
 guint         ats_tokenizer_get_vocab_size (AtsTokenizer *self);
+/* BOS / EOS ids from tokenizer_config.json (-1 when the tokenizer has none). */
+gint32        ats_tokenizer_get_bos_id (AtsTokenizer *self);
+gint32        ats_tokenizer_get_eos_id (AtsTokenizer *self);
+/* The id of a vocabulary or added token given as its stored string, or -1. */
+gint32        ats_tokenizer_token_to_id (AtsTokenizer *self, const char *token);
+/* TRUE for special added tokens (BOS, EOS, <|im_start|>, ...). */
+gboolean      ats_tokenizer_is_special (AtsTokenizer *self, gint32 id);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtsTokenizer, ats_tokenizer_unref)
 

@@ -17,12 +17,6 @@
 #include "attnscope/ats-tokenizer.h"
 #include "ats-cli.h"
 
-/* TEMPORARY while the tokenizer lands in the core: weak references. */
-#pragma weak ats_tokenizer_load_for_model
-#pragma weak ats_tokenizer_unref
-#pragma weak ats_tokenizer_encode
-#pragma weak ats_tokenizer_decode_piece
-
 static volatile sig_atomic_t interrupted = 0;
 
 static void
@@ -244,11 +238,7 @@ ats_cli_capture_main (int argc, char **argv)
   const AtsModelConfig *c = ats_model_get_config (model);
 
   /* The tokenizer is needed for text prompts, and names the pieces of --ids when present. */
-  g_autoptr (AtsTokenizer) tok = NULL;
-  if (ats_tokenizer_load_for_model != NULL)
-    tok = ats_tokenizer_load_for_model (model_dir, &error);
-  else
-    g_set_error (&error, ATS_TOKENIZER_ERROR, 0, "tokenizer not built");
+  g_autoptr (AtsTokenizer) tok = ats_tokenizer_load_for_model (model_dir, &error);
   if (tok == NULL && ids_text == NULL)
     return ats_cli_fail ("%s", error->message);
   g_clear_error (&error);
@@ -337,7 +327,7 @@ ats_cli_capture_main (int argc, char **argv)
                         : g_strdup_printf ("%d", p->ids[t]);
       g_autofree char *ids_prompt = NULL;
       if (p->prompt == NULL)
-        ids_prompt = g_strjoinv ("", pieces);
+        ids_prompt = g_strjoinv (tok ? "" : " ", pieces);
       ok = ats_capture_file_begin_run (file, p->prompt ? p->prompt : ids_prompt, p->ids,
                                        (const char *const *) pieces, p->n_ids, &copts, &error);
       if (!ok)

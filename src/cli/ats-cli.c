@@ -13,10 +13,12 @@
 /* Subcommands (keep sorted). */
 int ats_cli_capture_main (int argc, char **argv);
 int ats_cli_info_main (int argc, char **argv);
+int ats_cli_tokenize_main (int argc, char **argv);
 
 static const AtsCliCommand commands[] = {
   { "capture", ats_cli_capture_main, "Run prompts through a model and write every attention map to HDF5" },
   { "info", ats_cli_info_main, "Show what a checkpoint folder or capture file holds" },
+  { "tokenize", ats_cli_tokenize_main, "Print the token ids (or pieces) of each input line as JSON" },
 };
 
 int

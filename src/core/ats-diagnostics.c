@@ -52,6 +52,8 @@ struct _AtsDiagnostics
   AtsDiagResults *results;  /* being filled */
   float          *scratch;  /* [T] row copy for top-p selection */
   guint32        *hist;     /* [65536] radix-select histogram */
+  guint32        *bin_count; /* [TOP_P_BINS + 1] top-p histogram */
+  double         *bin_sum;   /* [TOP_P_BINS + 1] */
 };
 
 void
@@ -355,6 +357,63 @@ top_p_count (float *v, guint n, double target)
   return m; /* rounding left the target unreached: every key */
 }
 
+/* Bins of the histogram stage of top_p_width: 1/8 octave each below the row maximum, the last
+ * bin open-ended; one more bin collects exact zeros (never counted). */
+#define TOP_P_BINS 256
+#define TOP_P_SUBBITS 3
+
+static inline guint
+top_p_bin (float x, guint32 key_max)
+{
+  guint32 bits, rel;
+
+  memcpy (&bits, &x, sizeof bits);
+  rel = key_max - (bits >> (23 - TOP_P_SUBBITS));
+  rel = MIN (rel, TOP_P_BINS - 1);
+  return x > 0.0f ? rel : TOP_P_BINS;
+}
+
+/* Smallest number of keys of @row [n] (weights >= 0, largest @mx) whose sum reaches @target.
+ * Exact, in two stages: a histogram over the float bit pattern (monotone in the value) finds
+ * the bin where the covering set ends, with every larger bin taken whole; that bin's entries
+ * are then resolved by quickselect. O(n) per row, no sort. */
+static guint
+top_p_width (AtsDiagnostics *self, const float *row, guint n, float mx, double target)
+{
+  guint32 *counts = self->bin_count; /* [TOP_P_BINS + 1] */
+  double  *sums = self->bin_sum;     /* [TOP_P_BINS + 1] */
+  guint32  key_max;
+  double   cum = 0.0;
+  guint    m = 0, b, k = 0;
+
+  memcpy (&key_max, &mx, sizeof key_max);
+  key_max >>= 23 - TOP_P_SUBBITS;
+  memset (counts, 0, sizeof (guint32) * (TOP_P_BINS + 1));
+  memset (sums, 0, sizeof (double) * (TOP_P_BINS + 1));
+  for (guint j = 0; j < n; j++)
+    {
+      guint bin = top_p_bin (row[j], key_max);
+
+      counts[bin]++;
+      sums[bin] += row[j];
+    }
+
+  for (b = 0; b < TOP_P_BINS; b++)
+    {
+      if (cum + sums[b] >= target)
+        break;
+      cum += sums[b];
+      m += counts[b];
+    }
+  if (b == TOP_P_BINS)
+    return m; /* rounding left the target unreached: every positive key */
+
+  for (guint j = 0; j < n; j++)
+    if (top_p_bin (row[j], key_max) == b)
+      self->scratch[k++] = row[j];
+  return m + top_p_count (self->scratch, k, target - cum);
+}
+
 /* Pass 0 over one row: row [n] are the visible entries of query row i (n = i + 1). */
 static void
 row_pass0 (AtsDiagnostics *self, HeadAcc *acc, const float *row, guint n)
@@ -363,7 +422,7 @@ row_pass0 (AtsDiagnostics *self, HeadAcc *acc, const float *row, guint n)
   double              *col = acc->col_sum;
   const float          uniform = (float) (1.0 / n);
   double               mass = 0.0, alog = 0.0;
-  guint                zeros = 0, below = 0, nnz = 0;
+  guint                zeros = 0, below = 0;
   float                mx = 0.0f;
   gboolean             qualifies = n >= p->min_keys;
 
@@ -372,8 +431,6 @@ row_pass0 (AtsDiagnostics *self, HeadAcc *acc, const float *row, guint n)
 
   if (qualifies)
     {
-      float *scratch = self->scratch;
-
       for (guint j = 0; j < n; j++)
         {
           float x = row[j];
@@ -382,11 +439,8 @@ row_pass0 (AtsDiagnostics *self, HeadAcc *acc, const float *row, guint n)
           zeros += x == 0.0f;
           below += x < uniform;
           if (x > 0.0f)
-            {
-              alog += x * logf (x);
-              scratch[nnz++] = x;
-              mx = MAX (mx, x);
-            }
+            alog += x * logf (x);
+          mx = MAX (mx, x);
         }
     }
   else
@@ -417,7 +471,7 @@ row_pass0 (AtsDiagnostics *self, HeadAcc *acc, const float *row, guint n)
 
   {
     double target = p->top_p * mass * (1.0 - TOP_P_REL_SLACK);
-    guint  m = (double) mx >= target ? 1 : top_p_count (self->scratch, nnz, target);
+    guint  m = (double) mx >= target ? 1 : top_p_width (self, row, n, mx, target);
 
     acc->top_p_sum += (double) m / (double) n;
     acc->top_p_rows++;
@@ -594,6 +648,8 @@ ats_diagnostics_new (guint n_layers, guint n_heads, guint n_tokens, const AtsDia
   self->n_layers = n_layers;
   self->n_heads = n_heads;
   self->hist = g_new (guint32, 65536);
+  self->bin_count = g_new (guint32, TOP_P_BINS + 1);
+  self->bin_sum = g_new (double, TOP_P_BINS + 1);
 
   self->observer.want_scores = FALSE;
   self->observer.second_pass = TRUE;
@@ -614,6 +670,8 @@ ats_diagnostics_free (AtsDiagnostics *self)
     return;
   clear_state (self);
   g_free (self->hist);
+  g_free (self->bin_count);
+  g_free (self->bin_sum);
   g_free (self);
 }
 

@@ -6,6 +6,7 @@
  * conformance reference), at a fraction of the cost of a regex engine. Any other pattern is
  * compiled with GRegex (PCRE2).
  */
+#define _GNU_SOURCE /* memmem */
 #include <string.h>
 
 #include "ats-tokenizer-private.h"

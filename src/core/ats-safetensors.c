@@ -102,6 +102,15 @@ scan_fail (Scan *s, const char *what)
   return FALSE;
 }
 
+/* For problems that are not about an unexpected character. */
+static gboolean
+scan_fail_here (Scan *s, const char *what)
+{
+  if (s->message == NULL)
+    s->message = g_strdup_printf ("%s at byte %" G_GSIZE_FORMAT, what, (gsize) (s->p - s->start));
+  return FALSE;
+}
+
 static void
 scan_ws (Scan *s)
 {
@@ -145,7 +154,7 @@ scan_string (Scan *s)
               if (value == 0)
                 {
                   s->p -= 6;
-                  return scan_fail (s, "NUL character (\\u0000) in string");
+                  return scan_fail_here (s, "NUL character (\\u0000) in string");
                 }
               continue;
             }
@@ -210,7 +219,7 @@ scan_number (Scan *s)
   if (integral && (too_large || magnitude > (guint64) G_MAXINT64 + (negative ? 1 : 0)))
     {
       s->p = number_start;
-      return scan_fail (s, "integer out of 64-bit range");
+      return scan_fail_here (s, "integer out of 64-bit range");
     }
   return TRUE;
 }
@@ -305,7 +314,8 @@ scan_value (Scan *s)
     case '{':
     case '[':
       if (++s->depth > _ATS_JSON_MAX_DEPTH)
-        return scan_fail (s, "nested too deeply");
+        return scan_fail_here (
+            s, "nested more than " G_STRINGIFY (_ATS_JSON_MAX_DEPTH) " levels deep");
       ok = *s->p == '{' ? scan_object (s) : scan_array (s);
       s->depth--;
       break;
@@ -562,7 +572,8 @@ parse_entry (AtsSafetensors *self,
         }
       if (i < ATS_MAX_DIMS)
         e->shape[i] = (gint64) dim;
-      if (!g_uint64_checked_mul (&numel, numel, dim))
+      /* every partial product must fit in gint64 too, so callers may multiply dims freely */
+      if (!g_uint64_checked_mul (&numel, numel, dim) || numel > (guint64) G_MAXINT64)
         overflow = TRUE;
     }
   e->n_dims = MIN (n_dims, ATS_MAX_DIMS);

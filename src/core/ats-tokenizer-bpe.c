@@ -502,7 +502,7 @@ encode_uncached (AtsBpe *bpe, const char *word, gsize len, GArray *out)
       gint32 id;
       if (bpe->byte_level)
         {
-          char  stack[512];
+          char  stack[512] = "";
           char *mapped = len * 2 <= sizeof stack ? stack : g_malloc (len * 2);
           gsize n = 0;
           for (gsize i = 0; i < len; i++)

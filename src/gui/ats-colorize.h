@@ -1,8 +1,7 @@
-/* ats-colorize.h — value matrices to Cairo images through the render library's colormaps
+/* ats-colorize.h — the GUI's bridge to the render library's heatmap images
  *
- * The colours come from libattnscope-render (ats_colormap_lookup over ats_scale_normalize),
- * so the window shows the same colours as an exported figure. Causally invisible cells
- * (j > i of a square map) and NaN are drawn in the renderer's masked grey.
+ * Every colour the views paint comes from libattnscope-render (ats_heatmap_render_image,
+ * ats_colormap_lookup), so the window shows the same pixels as an exported figure.
  */
 #pragma once
 
@@ -10,30 +9,30 @@
 #include <glib.h>
 
 #include "ats-colormap.h"
+#include "ats-heatmap.h"
 #include "ats-matrix.h"
 
 G_BEGIN_DECLS
 
-#define ATS_COLORIZE_MASKED_RGB 0xdcdcdc
-
-/* The resolved scale of @matrix for @kind: vmin/vmax from the data unless @vmin/@vmax are
- * finite, symmetric around 0 when @symmetric (an all-zero difference gives [-1, 1]). */
-void             ats_colorize_resolve_scale (AtsScale        *scale,
-                                             AtsScaleKind     kind,
-                                             const AtsMatrix *matrix,
-                                             double           vmin,
-                                             double           vmax,
-                                             gboolean         symmetric);
-/* An ARGB32 image, one pixel per cell. @causal: cells with col > row are masked. */
-cairo_surface_t *ats_colorize_matrix (const AtsMatrix *matrix,
-                                      AtsColormap      cmap,
-                                      const AtsScale  *scale,
-                                      gboolean         causal);
-/* 2x2 max-pool of values; NaN (masked) only when all four inputs are NaN. */
-AtsMatrix       *ats_colorize_halve (const AtsMatrix *matrix);
-/* A copy with the causally invisible cells (col > row) set to NaN. */
-AtsMatrix       *ats_colorize_mask_causal (const AtsMatrix *matrix);
-/* 0xRRGGBB of one value. */
+/* An AtsHeatmap over @matrix (borrowed) with the given colormap, scale kind and range
+ * (NaN: automatic). @causal: cells above the diagonal are "not visible". */
+void             ats_colorize_init_heatmap (AtsHeatmap      *heatmap,
+                                            const AtsMatrix *matrix,
+                                            AtsColormap      cmap,
+                                            AtsScaleKind     kind,
+                                            double           vmin,
+                                            double           vmax,
+                                            gboolean         causal);
+/* The heatmap's resolved scale; a diverging map of all zeros gets [-1, 1] (so zero is the
+ * neutral middle colour rather than one end). */
+void             ats_colorize_resolve_scale (const AtsHeatmap *heatmap,
+                                             AtsScale         *scale);
+/* One pixel per cell, or max-pooled down to @max_width x @max_height. */
+cairo_surface_t *ats_colorize_image (const AtsHeatmap *heatmap,
+                                     const AtsScale   *scale,
+                                     int               max_width,
+                                     int               max_height);
+/* 0xRRGGBB of one value (NaN: the masked grey). */
 guint32          ats_colorize_value (AtsColormap cmap, const AtsScale *scale, double v);
 
 G_END_DECLS

@@ -425,57 +425,69 @@ compute_metrics (AtsDocument *self, const AtsDocumentJob *job, GCancellable *can
       return NULL;
     }
 
+  /* one read per head: pass 0 over the whole map, then pass 1 (sink-set metrics) */
   for (guint l = 0; l < L; l++)
-    for (guint pass = 0; pass < 2; pass++)
-      for (guint h = 0; h < H; h++)
-        {
-          AtsAttentionBlock block = { 0 };
-
-          if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    for (guint h = 0; h < H; h++)
+      {
+        if (g_cancellable_set_error_if_cancelled (cancellable, error))
+          return NULL;
+        if (!ats_document_has_head (self, job->run, l, h))
+          {
+            g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING,
+                         "%s: run %u stores only some heads; diagnostics need every map",
+                         self->path, job->run);
             return NULL;
-          if (!ats_document_has_head (self, job->run, l, h))
-            {
-              g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING,
-                           "%s: run %u stores only some heads; diagnostics need every map",
-                           self->path, job->run);
+          }
+        if (!ats_capture_file_read_head (self->file, job->run, l, h, map, error))
+          return NULL;
+
+        for (guint pass = 0; pass < 2; pass++)
+          {
+            AtsAttentionBlock block = { 0 };
+
+            block.layer = l;
+            block.head = h;
+            block.pass = pass;
+            block.n_tokens = T;
+            block.row_start = 0;
+            block.n_rows = T;
+            block.probs = map;
+            if (!ats_diagnostics_add_block (diag, &block, error))
               return NULL;
-            }
-          if (!ats_capture_file_read_head (self->file, job->run, l, h, map, error))
-            return NULL;
+          }
+      }
 
-          block.layer = l;
-          block.head = h;
-          block.pass = pass;
-          block.n_tokens = T;
-          block.row_start = 0;
-          block.n_rows = T;
-          block.probs = map;
-          if (!ats_diagnostics_add_block (diag, &block, error))
-            return NULL;
-        }
-
-  return ats_diagnostics_finish (diag);
+  return ats_diagnostics_finish (diag, error);
 }
 
+/* Hidden-state metrics ([L+1] and [L+1, T]) cannot be recomputed from the maps: keep the
+ * stored values. */
 static void
 keep_stored_layer_metrics (AtsDiagResults *computed, const AtsDiagResults *stored)
 {
-  guint L1 = computed->n_layers + 1;
-  guint T = computed->n_tokens;
+  const AtsDiagMetricInfo *metrics;
+  guint n_metrics = 0;
 
-  if (stored == NULL || stored->n_layers != computed->n_layers || stored->n_tokens != T)
+  if (stored == NULL || stored->n_layers != computed->n_layers
+      || stored->n_tokens != computed->n_tokens)
     return;
 
-  if (stored->collapse_cosine != NULL && computed->collapse_cosine != NULL)
-    memcpy (computed->collapse_cosine, stored->collapse_cosine, L1 * sizeof (float));
-  if (stored->collapse_cosine_centered != NULL && computed->collapse_cosine_centered != NULL)
-    memcpy (computed->collapse_cosine_centered, stored->collapse_cosine_centered,
-            L1 * sizeof (float));
-  if (stored->variance_footprint != NULL && computed->variance_footprint != NULL)
-    memcpy (computed->variance_footprint, stored->variance_footprint,
-            (gsize) L1 * T * sizeof (float));
-  if (stored->massive_count != NULL && computed->massive_count != NULL)
-    memcpy (computed->massive_count, stored->massive_count, L1 * sizeof (gint32));
+  metrics = ats_diag_metrics_list (&n_metrics);
+  for (guint i = 0; i < n_metrics; i++)
+    {
+      gsize n_src = 0, n_dst = 0;
+      gconstpointer src, dst;
+      gsize elem = metrics[i].is_int ? sizeof (gint32) : sizeof (float);
+
+      if (metrics[i].shape != ATS_DIAG_SHAPE_HIDDEN_LAYER
+          && metrics[i].shape != ATS_DIAG_SHAPE_HIDDEN_LAYER_TOKEN)
+        continue;
+
+      src = ats_diag_results_get_metric (stored, metrics[i].name, &n_src);
+      dst = ats_diag_results_get_metric (computed, metrics[i].name, &n_dst);
+      if (src != NULL && dst != NULL && n_src == n_dst)
+        memcpy ((gpointer) dst, src, n_dst * elem);
+    }
 }
 
 static void

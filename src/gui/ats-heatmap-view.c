@@ -22,7 +22,6 @@ struct _AtsHeatmapView
   AtsScaleKind   scale_kind;
   double         vmin;        /* NaN: auto */
   double         vmax;
-  gboolean       symmetric;
   gboolean       causal;
   gboolean       crosshair;
   char          *value_name;
@@ -99,10 +98,26 @@ plot_area (AtsHeatmapView *self, graphene_rect_t *area)
 }
 
 static void
+init_heatmap (AtsHeatmapView *self, AtsHeatmap *heatmap)
+{
+  ats_colorize_init_heatmap (heatmap, self->matrix, self->cmap, self->scale_kind, self->vmin,
+                             self->vmax, self->causal);
+}
+
+static void
 resolve_scale (AtsHeatmapView *self)
 {
-  ats_colorize_resolve_scale (&self->scale, self->scale_kind, self->matrix, self->vmin,
-                              self->vmax, self->symmetric);
+  AtsHeatmap heatmap;
+
+  if (self->matrix == NULL)
+    {
+      ats_scale_init (&self->scale, self->scale_kind);
+      ats_scale_resolve (&self->scale, 0.0, 1.0, ats_colormap_is_diverging (self->cmap));
+      return;
+    }
+
+  init_heatmap (self, &heatmap);
+  ats_colorize_resolve_scale (&heatmap, &self->scale);
 }
 
 static void
@@ -349,27 +364,21 @@ ats_heatmap_view_format_cell (AtsHeatmapView *self, guint row, guint col)
 static void
 build_pyramid (AtsHeatmapView *self)
 {
-  g_autoptr (AtsMatrix) level = NULL;
+  AtsHeatmap heatmap;
+  int w = self->matrix->n_cols;
+  int h = self->matrix->n_rows;
 
+  init_heatmap (self, &heatmap);
   self->pyramid = g_ptr_array_new_with_free_func ((GDestroyNotify) cairo_surface_destroy);
-  g_ptr_array_add (self->pyramid,
-                   ats_colorize_matrix (self->matrix, self->cmap, &self->scale, self->causal));
 
-  if (self->matrix->n_rows <= 1 && self->matrix->n_cols <= 1)
-    return;
-
-  level = self->causal ? ats_colorize_mask_causal (self->matrix)
-                       : ats_matrix_ref (self->matrix);
-  while (level->n_rows > 1 || level->n_cols > 1)
+  /* level k: at most ceil(n / 2^k) pixels a side, max-pooled by the renderer */
+  for (;;)
     {
-      AtsMatrix *next = ats_colorize_halve (level);
-
-      ats_matrix_unref (level);
-      level = next;
-      g_ptr_array_add (self->pyramid,
-                       ats_colorize_matrix (level, self->cmap, &self->scale, FALSE));
-      if (level->n_rows <= 16 && level->n_cols <= 16)
+      g_ptr_array_add (self->pyramid, ats_colorize_image (&heatmap, &self->scale, w, h));
+      if (w <= 16 && h <= 16)
         break;
+      w = (w + 1) / 2;
+      h = (h + 1) / 2;
     }
 }
 
@@ -381,7 +390,6 @@ build_map_node (AtsHeatmapView *self, int width, int height)
   cairo_surface_t *surface;
   cairo_t *cr;
   guint level = 0;
-  double level_zoom;
   double x0, y0, x1, y1;
 
   plot_area (self, &area);
@@ -392,7 +400,6 @@ build_map_node (AtsHeatmapView *self, int width, int height)
   /* the coarsest level that still has at least ~1 image pixel per screen pixel */
   while (level + 1 < self->pyramid->len && self->zoom * (1u << (level + 1)) <= 1.0)
     level++;
-  level_zoom = self->zoom * (1u << level);
   surface = g_ptr_array_index (self->pyramid, level);
 
   /* visible part of the map, clipped to the plot area */
@@ -406,12 +413,8 @@ build_map_node (AtsHeatmapView *self, int width, int height)
   cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (x0, y0, x1 - x0, y1 - y0));
   cairo_rectangle (cr, x0, y0, x1 - x0, y1 - y0);
   cairo_clip (cr);
-  cairo_translate (cr, self->ox, self->oy);
-  cairo_scale (cr, level_zoom, level_zoom);
-  cairo_set_source_surface (cr, surface, 0, 0);
-  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
-  cairo_pattern_set_extend (cairo_get_source (cr), CAIRO_EXTEND_PAD);
-  cairo_paint (cr);
+  ats_heatmap_paint_image (cr, surface, self->ox, self->oy, self->matrix->n_cols * self->zoom,
+                           self->matrix->n_rows * self->zoom);
   cairo_destroy (cr);
 
   return gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
@@ -880,6 +883,7 @@ ats_heatmap_view_set_colormap (AtsHeatmapView *self, AtsColormap cmap)
   if (self->cmap == cmap)
     return;
   self->cmap = cmap;
+  resolve_scale (self);
   drop_data_cache (self);
   gtk_widget_queue_draw (GTK_WIDGET (self));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COLORMAP]);
@@ -937,22 +941,12 @@ ats_heatmap_view_get_scale (AtsHeatmapView *self, AtsScale *scale)
 }
 
 void
-ats_heatmap_view_set_symmetric (AtsHeatmapView *self, gboolean symmetric)
-{
-  g_return_if_fail (ATS_IS_HEATMAP_VIEW (self));
-
-  self->symmetric = !!symmetric;
-  resolve_scale (self);
-  drop_data_cache (self);
-  gtk_widget_queue_draw (GTK_WIDGET (self));
-}
-
-void
 ats_heatmap_view_set_causal (AtsHeatmapView *self, gboolean causal)
 {
   g_return_if_fail (ATS_IS_HEATMAP_VIEW (self));
 
   self->causal = !!causal;
+  resolve_scale (self);
   drop_data_cache (self);
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }

@@ -27,6 +27,7 @@ void         ats_heatmap_view_set_matrix (AtsHeatmapView    *self,
                                           AtsMatrix         *matrix,
                                           const char *const *labels);
 AtsMatrix   *ats_heatmap_view_get_matrix (AtsHeatmapView *self);
+/* A diverging colormap makes the range symmetric around 0 (signed difference maps). */
 void         ats_heatmap_view_set_colormap (AtsHeatmapView *self, AtsColormap cmap);
 AtsColormap  ats_heatmap_view_get_colormap (AtsHeatmapView *self);
 void         ats_heatmap_view_set_scale_kind (AtsHeatmapView *self, AtsScaleKind kind);
@@ -35,8 +36,6 @@ AtsScaleKind ats_heatmap_view_get_scale_kind (AtsHeatmapView *self);
 void         ats_heatmap_view_set_range (AtsHeatmapView *self, double vmin, double vmax);
 /* The scale in use (resolved against the current matrix). */
 void         ats_heatmap_view_get_scale (AtsHeatmapView *self, AtsScale *scale);
-/* Signed data: range symmetric around 0. */
-void         ats_heatmap_view_set_symmetric (AtsHeatmapView *self, gboolean symmetric);
 /* Square causal map: cells above the diagonal are drawn masked. Default TRUE. */
 void         ats_heatmap_view_set_causal (AtsHeatmapView *self, gboolean causal);
 void         ats_heatmap_view_set_crosshair (AtsHeatmapView *self, gboolean crosshair);

@@ -188,7 +188,6 @@ ats_heatmap_render_image (const AtsHeatmap  *heatmap,
   g_autofree int  *rowmap = NULL; /* [v.n_rows] */
   g_autofree float *acc = NULL;   /* [out_w] */
   g_autofree guint32 *cnt = NULL; /* [out_w] */
-  g_autofree guint8 *masked = NULL; /* [out_w] */
 
   g_return_val_if_fail (heatmap != NULL && heatmap->data != NULL, NULL);
   g_return_val_if_fail (heatmap->n_rows > 0 && heatmap->n_cols > 0, NULL);
@@ -212,7 +211,6 @@ ats_heatmap_render_image (const AtsHeatmap  *heatmap,
   _ats_pool_index_map (v.n_rows, out_h, rowmap);
   acc = g_new (float, out_w);
   cnt = g_new (guint32, out_w);
-  masked = g_new (guint8, out_w);
 
   surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, out_w, out_h);
   cairo_surface_flush (surface);
@@ -307,7 +305,6 @@ ats_heatmap_render_image (const AtsHeatmap  *heatmap,
     }
 #undef RESET_ROW
 
-  (void) masked;
   cairo_surface_mark_dirty (surface);
   return surface;
 }
@@ -899,5 +896,218 @@ ats_heatmap_grid_init_overview (AtsHeatmapGrid     *grid,
   grid->n_cols = n_heads;
   grid->row_label_format = "L%d";
   grid->col_label_format = "H%d";
-  grid->x_unused = 0;
+}
+
+static char *
+grid_label (const char *const *labels,
+            const char        *format,
+            int                k)
+{
+  if (labels != NULL)
+    return _ats_label_sanitize (labels[k], 24);
+  if (format != NULL)
+    {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+      return g_strdup_printf (format, k);
+#pragma GCC diagnostic pop
+    }
+  return NULL;
+}
+
+/* Resolved shared scale of a grid: automatic range over the visible cells of all maps. */
+static void
+grid_resolve_scale (const AtsHeatmapGrid *grid,
+                    AtsScale             *out)
+{
+  double lo = INFINITY, hi = -INFINITY;
+  gboolean diverging = ats_colormap_is_diverging (grid->colormap);
+
+  *out = grid->scale;
+  if (ats_scale_is_auto (out))
+    {
+      for (int k = 0; k < grid->n_maps; k++)
+        {
+          AtsHeatmap hm;
+          double     a, b;
+
+          if (grid->maps[k] == NULL)
+            continue;
+          ats_heatmap_init (&hm, grid->maps[k], grid->T, grid->T);
+          hm.causal = grid->causal;
+          ats_heatmap_get_data_range (&hm, &a, &b);
+          if (isfinite (a))
+            {
+              lo = MIN (lo, a);
+              hi = MAX (hi, b);
+            }
+        }
+      if (isfinite (lo) && !diverging)
+        lo = MIN (0.0, lo);
+    }
+  ats_scale_resolve (out, lo, hi, diverging);
+}
+
+/**
+ * ats_heatmap_grid_draw:
+ *
+ * Draws the grid figure into (0, 0, @width, @height): title, small heatmaps (no axis labels)
+ * with captions and/or row and column headers, one colorbar, footer. With a shared scale the
+ * colorbar is in data units; with @per_map_range it shows each map's normalised position.
+ */
+void
+ats_heatmap_grid_draw (const AtsHeatmapGrid *grid,
+                       cairo_t              *cr,
+                       double                W,
+                       double                H)
+{
+  AtsScale shared, bar_scale;
+  double   fs, margin, title_bottom, footer_h, gap, hdr_fs, cap_fs, cap_h = 0.0;
+  double   rowhdr_w = 0.0, colhdr_h = 0.0, cb_bar, cb_w, avail_w, avail_h, side = 0.0;
+  double   grid_w, grid_h, x0, y0, line_w;
+  int      nc, nr;
+  gboolean row_hdr, col_hdr, caps;
+  const char *cb_label;
+
+  g_return_if_fail (grid != NULL && cr != NULL);
+
+  cairo_save (cr);
+  cairo_rectangle (cr, 0, 0, W, H);
+  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_fill (cr);
+  if (grid->n_maps <= 0 || grid->T <= 0 || grid->maps == NULL)
+    {
+      cairo_restore (cr);
+      return;
+    }
+
+  nc = grid->n_cols > 0 ? MIN (grid->n_cols, grid->n_maps) : (int) ceil (sqrt (grid->n_maps));
+  nr = (grid->n_maps + nc - 1) / nc;
+  row_hdr = grid->row_labels != NULL || grid->row_label_format != NULL;
+  col_hdr = grid->col_labels != NULL || grid->col_label_format != NULL;
+  caps = grid->cell_labels != NULL || grid->cell_label_format != NULL;
+
+  fs = _ats_base_font_size (W, H);
+  margin = fs * 0.9;
+  title_bottom = (grid->title && *grid->title) ? margin + fs * 1.15 * 1.5 + fs * 0.2 : margin;
+  footer_h = _ats_footer_height (grid->footer, fs * 0.72);
+  gap = fs * 0.35;
+  cb_bar = fs;
+
+  if (grid->per_map_range)
+    {
+      ats_scale_init (&bar_scale, ATS_SCALE_LINEAR);
+      bar_scale.vmin = 0.0;
+      bar_scale.vmax = 1.0;
+      cb_label = grid->colorbar_label ? grid->colorbar_label : "position in each map's range";
+    }
+  else
+    {
+      grid_resolve_scale (grid, &shared);
+      bar_scale = shared;
+      cb_label = grid->colorbar_label ? grid->colorbar_label : "attention weight";
+    }
+
+  hdr_fs = fs * 0.8;
+  cap_fs = fs * 0.75;
+  for (int iter = 0; iter < 2; iter++)
+    {
+      rowhdr_w = 0.0;
+      if (row_hdr)
+        {
+          _ats_set_font (cr, hdr_fs, FALSE);
+          for (int r = 0; r < nr; r++)
+            {
+              g_autofree char *t = grid_label (grid->row_labels, grid->row_label_format, r);
+
+              rowhdr_w = MAX (rowhdr_w, _ats_text_width (cr, t));
+            }
+          rowhdr_w += gap * 1.5;
+        }
+      colhdr_h = col_hdr ? hdr_fs * 1.5 : 0.0;
+      cap_h = caps ? cap_fs * 1.4 : 0.0;
+      avail_h = H - title_bottom - footer_h - margin - colhdr_h;
+      cb_w = ats_colorbar_get_width (cr, cb_bar, MAX (avail_h, 10.0), &bar_scale, cb_label, fs * 0.8);
+      avail_w = W - 2.0 * margin - rowhdr_w - fs * 1.2 - cb_w;
+      side = MIN ((avail_w - (nc - 1) * gap) / nc, (avail_h - (nr - 1) * gap) / nr - cap_h);
+      side = MAX (side, 2.0);
+      /* headers and captions no larger than the cells */
+      hdr_fs = CLAMP (side * 0.35, 5.0, fs * 0.8);
+      cap_fs = CLAMP (side * 0.2, 5.0, fs * 0.75);
+    }
+
+  grid_w = nc * side + (nc - 1) * gap;
+  grid_h = nr * (side + cap_h) + (nr - 1) * gap;
+  x0 = MAX (margin + rowhdr_w, (W - (rowhdr_w + grid_w + fs * 1.2 + cb_w)) / 2.0 + rowhdr_w);
+  y0 = title_bottom + colhdr_h + fs * 0.2;
+  line_w = MAX (0.4, fs * 0.04);
+
+  _ats_draw_title (cr, grid->title, W, margin, fs * 1.15);
+
+  for (int k = 0; k < grid->n_maps; k++)
+    {
+      int    r = k / nc, c = k % nc;
+      double cx = x0 + c * (side + gap), cy = y0 + r * (side + cap_h + gap) + cap_h;
+      double sx = cx, sy = cy, sw = side, sh = side;
+
+      if (caps)
+        {
+          g_autofree char *t = grid_label (grid->cell_labels, grid->cell_label_format, k);
+          g_autofree char *fit = NULL;
+
+          _ats_set_font (cr, cap_fs, FALSE);
+          _ats_set_rgb (cr, _ATS_TEXT_RGB);
+          fit = _ats_text_fit (cr, t, side + gap * 0.8);
+          _ats_draw_text (cr, fit, cx + side / 2.0, cy - cap_fs * 0.25, _ATS_ALIGN_CENTER,
+                          _ATS_ALIGN_END, 0.0);
+        }
+      if (grid->maps[k] != NULL)
+        {
+          AtsHeatmap hm;
+
+          ats_heatmap_init (&hm, grid->maps[k], grid->T, grid->T);
+          hm.colormap = grid->colormap;
+          hm.pooling = grid->pooling;
+          hm.causal = grid->causal;
+          hm.mask_style = grid->mask_style;
+          hm.scale = grid->scale;
+          snap_rect (cr, &sx, &sy, &sw, &sh);
+          ats_heatmap_draw_map (&hm, grid->per_map_range ? NULL : &shared, cr, sx, sy, sw, sh);
+        }
+      _ats_set_rgb (cr, _ATS_MUTED_RGB);
+      cairo_set_line_width (cr, line_w);
+      cairo_rectangle (cr, sx, sy, sw, sh);
+      cairo_stroke (cr);
+    }
+
+  if (row_hdr)
+    {
+      _ats_set_font (cr, hdr_fs, FALSE);
+      _ats_set_rgb (cr, _ATS_TEXT_RGB);
+      for (int r = 0; r < nr; r++)
+        {
+          g_autofree char *t = grid_label (grid->row_labels, grid->row_label_format, r);
+
+          _ats_draw_text (cr, t, x0 - gap * 1.5, y0 + r * (side + cap_h + gap) + cap_h + side / 2.0,
+                          _ATS_ALIGN_END, _ATS_ALIGN_CENTER, 0.0);
+        }
+    }
+  if (col_hdr)
+    {
+      _ats_set_font (cr, hdr_fs, FALSE);
+      _ats_set_rgb (cr, _ATS_TEXT_RGB);
+      for (int c = 0; c < nc; c++)
+        {
+          g_autofree char *t = grid_label (grid->col_labels, grid->col_label_format, c);
+          g_autofree char *fit = _ats_text_fit (cr, t, side + gap);
+
+          _ats_draw_text (cr, fit, x0 + c * (side + gap) + side / 2.0, y0 - fs * 0.25,
+                          _ATS_ALIGN_CENTER, _ATS_ALIGN_END, 0.0);
+        }
+    }
+
+  ats_colorbar_draw (cr, x0 + grid_w + fs * 1.2, y0 + cap_h, cb_bar, MAX (grid_h - cap_h, fs * 4),
+                     grid->colormap, &bar_scale, cb_label, fs * 0.8);
+  _ats_draw_footer (cr, grid->footer, W, H, margin, fs * 0.72);
+  cairo_restore (cr);
 }
