@@ -22,7 +22,7 @@ const char          *ats_checkpoint_get_dir (AtsCheckpoint *self);
 guint                ats_checkpoint_get_n_tensors (AtsCheckpoint *self);
 /* Sorted by name. */
 const char *const   *ats_checkpoint_get_tensor_names (AtsCheckpoint *self);
-/* NULL if absent (no error). */
+/* NULL if absent or of an unreadable dtype (no error). */
 const AtsTensorInfo *ats_checkpoint_lookup (AtsCheckpoint *self, const char *name);
 /* The shard that holds @name, or NULL. */
 AtsSafetensors      *ats_checkpoint_get_shard_for (AtsCheckpoint *self, const char *name);
@@ -33,7 +33,8 @@ guint64              ats_checkpoint_get_n_bytes (AtsCheckpoint *self);
 
 /* Looks up @name and checks its shape against @shape (@n_dims entries).
  * Errors: ATS_CHECKPOINT_ERROR_MISSING naming the tensor, ATS_CHECKPOINT_ERROR_SHAPE naming
- * the tensor with expected and actual shapes. */
+ * the tensor with expected and actual shapes, ATS_CHECKPOINT_ERROR_UNSUPPORTED naming the
+ * tensor and its dtype when it is stored in a dtype attnscope cannot read (I64, BOOL, ...). */
 const AtsTensorInfo *ats_checkpoint_require (AtsCheckpoint *self,
                                              const char    *name,
                                              guint          n_dims,

@@ -186,7 +186,7 @@ ats_cli_capture_main (int argc, char **argv)
     { "top-p", 0, 0, G_OPTION_ARG_DOUBLE, &params.top_p, "Top-p width (ours) coverage (0.9)",
       "P" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N" },
-    { "row-block", 0, 0, G_OPTION_ARG_INT, &row_block, "Query rows per attention block (128)",
+    { "row-block", 0, 0, G_OPTION_ARG_INT, &row_block, "Query rows per attention block (default: whole map up to 8192 tokens)",
       "R" },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace an existing output file", NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress line or table", NULL },

@@ -17,7 +17,14 @@
 /* Provided by OpenBLAS (not declared by every cblas.h). */
 extern void openblas_set_num_threads (int num_threads);
 
-#define DEFAULT_ROW_BLOCK 128
+/* Query rows per attention block when the caller does not choose: whole maps for short
+ * contexts (fewer, larger sgemm calls), at most ~4 M scores per block for long ones. */
+static guint
+default_row_block (guint T)
+{
+  guint r = (4u << 20) / MAX (T, 1u);
+  return CLAMP (r, MIN (64u, T), T);
+}
 
 typedef struct
 {
@@ -139,8 +146,9 @@ rope (float *x, guint T, guint n_heads, guint hs, guint rot, double theta)
 static inline float
 gelu (float x, gboolean tanh_approx)
 {
+  /* 0.5 x (1 + tanh u) == x sigmoid(2u): the same function, one expf instead of tanhf */
   if (tanh_approx)
-    return 0.5f * x * (1.0f + tanhf (0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    return x / (1.0f + expf (-1.5957691216057308f * (x + 0.044715f * x * x * x)));
   return 0.5f * x * (1.0f + erff (x * 0.7071067811865476f));
 }
 
@@ -427,7 +435,7 @@ ats_forward_run (AtsModel                *model,
   fw.model = model;
   fw.opt = options;
   fw.T = T;
-  fw.row_block = options->row_block ? MIN (options->row_block, T) : MIN (DEFAULT_ROW_BLOCK, T);
+  fw.row_block = options->row_block ? MIN (options->row_block, T) : default_row_block (T);
   if (options->observers != NULL)
     for (AtsObserver **o = options->observers; *o != NULL; o++)
       {

@@ -118,6 +118,24 @@ scan_ws (Scan *s)
     s->p++;
 }
 
+/* Reads the 4 hex digits of a \\u escape (s->p is on the first); -1 on error. */
+static int
+scan_hex4 (Scan *s)
+{
+  int value = 0;
+
+  for (guint i = 0; i < 4; i++, s->p++)
+    {
+      if (s->p >= s->end || !g_ascii_isxdigit (*s->p))
+        {
+          scan_fail (s, "bad \\u escape");
+          return -1;
+        }
+      value = value * 16 + g_ascii_xdigit_value (*s->p);
+    }
+  return value;
+}
+
 static gboolean
 scan_string (Scan *s)
 {
@@ -142,19 +160,41 @@ scan_string (Scan *s)
             break;
           if (*s->p == 'u')
             {
-              guint value = 0;
+              const guchar *escape = s->p - 1;
+              int           value;
 
               s->p++;
-              for (guint i = 0; i < 4; i++, s->p++)
-                {
-                  if (s->p >= s->end || !g_ascii_isxdigit (*s->p))
-                    return scan_fail (s, "bad \\u escape");
-                  value = value * 16 + g_ascii_xdigit_value (*s->p);
-                }
+              value = scan_hex4 (s);
+
+              if (value < 0)
+                return FALSE;
               if (value == 0)
                 {
-                  s->p -= 6;
+                  s->p = escape;
                   return scan_fail_here (s, "NUL character (\\u0000) in string");
+                }
+              /* UTF-16 surrogates must pair up, or the decoded string is not UTF-8 */
+              if (value >= 0xdc00 && value <= 0xdfff)
+                {
+                  s->p = escape;
+                  return scan_fail_here (s, "unpaired UTF-16 surrogate escape in string");
+                }
+              if (value >= 0xd800 && value <= 0xdbff)
+                {
+                  int low = -1;
+
+                  if (s->end - s->p >= 2 && s->p[0] == '\\' && s->p[1] == 'u')
+                    {
+                      s->p += 2;
+                      low = scan_hex4 (s);
+                      if (low < 0)
+                        return FALSE;
+                    }
+                  if (low < 0xdc00 || low > 0xdfff)
+                    {
+                      s->p = escape;
+                      return scan_fail_here (s, "unpaired UTF-16 surrogate escape in string");
+                    }
                 }
               continue;
             }

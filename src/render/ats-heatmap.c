@@ -710,12 +710,120 @@ pooling_note (const AtsHeatmap  *hm,
                           MIN (pw, v->n_cols), names[CLAMP ((int) hm->pooling, 0, 2)]);
 }
 
+typedef struct
+{
+  AtsScale    scale;
+  AtsViewRect v;
+  Layout      L;
+  char      **rlab;   /* [v.n_rows] sanitized, or NULL */
+  char      **clab;   /* [v.n_cols] sanitized, or NULL */
+  char       *footer; /* footer with the pooling note */
+} Figure;
+
+static void
+figure_clear (Figure *f)
+{
+  g_clear_pointer (&f->rlab, g_strfreev);
+  g_clear_pointer (&f->clab, g_strfreev);
+  g_clear_pointer (&f->footer, g_free);
+}
+
+static char *
+footer_with_note (const AtsHeatmap *hm,
+                  const char       *note)
+{
+  if (note == NULL)
+    return g_strdup (hm->footer);
+  if (hm->footer != NULL && *hm->footer != '\0')
+    return g_strdup_printf ("%s\n%s", hm->footer, note);
+  return g_strdup (note);
+}
+
+/* The whole layout of the one-head figure; the plot rectangle is snapped to device pixels. */
+static void
+figure_layout (const AtsHeatmap *hm,
+               cairo_t          *cr,
+               double            W,
+               double            H,
+               Figure           *f)
+{
+  const char *const *col_src;
+  int                pw_px, ph_px;
+
+  memset (f, 0, sizeof *f);
+  resolve_view (hm, NULL, &f->v);
+  ats_heatmap_resolve_scale (hm, &f->scale);
+
+  col_src = hm->col_labels;
+  if (col_src == NULL && hm->n_rows == hm->n_cols)
+    col_src = hm->row_labels;
+  if (hm->row_labels != NULL && col_src != NULL)
+    {
+      f->rlab = make_labels (hm->row_labels, f->v.row0, f->v.n_rows);
+      f->clab = make_labels (col_src, f->v.col0, f->v.n_cols);
+    }
+
+  cairo_save (cr);
+  /* lay out without the pooling note, then again with it if the map gets downsampled */
+  layout_heatmap (hm, &f->scale, &f->v, f->rlab, f->clab, hm->footer, cr, W, H, &f->L);
+  image_size_for (cr, f->L.pw, f->L.ph, &pw_px, &ph_px);
+  {
+    g_autofree char *note = pooling_note (hm, &f->v, pw_px, ph_px);
+
+    if (note != NULL)
+      {
+        g_autofree char *tmp = footer_with_note (hm, note);
+        g_autofree char *note2 = NULL;
+
+        layout_heatmap (hm, &f->scale, &f->v, f->rlab, f->clab, tmp, cr, W, H, &f->L);
+        image_size_for (cr, f->L.pw, f->L.ph, &pw_px, &ph_px);
+        note2 = pooling_note (hm, &f->v, pw_px, ph_px);
+        f->footer = footer_with_note (hm, note2);
+      }
+    else
+      f->footer = g_strdup (hm->footer);
+  }
+  cairo_restore (cr);
+  snap_rect (cr, &f->L.px, &f->L.py, &f->L.pw, &f->L.ph);
+}
+
+/**
+ * ats_heatmap_get_plot_rect:
+ * @cr: the cairo_t the figure is (or will be) drawn with (for text metrics and pixel snapping)
+ *
+ * Stores where ats_heatmap_draw() puts the map of the view in a @width x @height figure, in
+ * user units of @cr: cell (i, j) of the view covers x + (j - col0) * w / n_cols ... . The GUI
+ * uses it to map the pointer to a cell.
+ */
+void
+ats_heatmap_get_plot_rect (const AtsHeatmap *heatmap,
+                           cairo_t          *cr,
+                           double            width,
+                           double            height,
+                           double           *out_x,
+                           double           *out_y,
+                           double           *out_width,
+                           double           *out_height)
+{
+  Figure f;
+
+  g_return_if_fail (heatmap != NULL && heatmap->data != NULL && cr != NULL);
+
+  figure_layout (heatmap, cr, width, height, &f);
+  *out_x = f.L.px;
+  *out_y = f.L.py;
+  *out_width = f.L.pw;
+  *out_height = f.L.ph;
+  figure_clear (&f);
+}
+
 /**
  * ats_heatmap_draw:
  *
  * Draws the one-head figure into (0, 0, @width, @height) of @cr: white background, title,
  * the map with token labels on both axes when they fit (rotated on x; else numeric index
- * ticks), colorbar with ticks, legend of the not-visible / zero styles, provenance footer.
+ * ticks), colorbar with ticks, legend of the not-visible / zero styles, provenance footer
+ * (with a line stating the downsampling when the map is pooled).
  */
 void
 ats_heatmap_draw (const AtsHeatmap *heatmap,
@@ -724,15 +832,11 @@ ats_heatmap_draw (const AtsHeatmap *heatmap,
                   double            H)
 {
   const AtsHeatmap *hm = heatmap;
-  AtsScale          scale;
-  AtsViewRect       v;
+  Figure            f;
   Layout            L;
-  char            **rlab = NULL, **clab = NULL;
-  g_autofree char  *note = NULL;
-  g_autofree char  *footer = NULL;
-  const char *const *col_src;
-  int               pw_px, ph_px;
-  double            gap;
+  AtsViewRect       v;
+  double            gap, lw;
+  char            **rlab, **clab;
 
   g_return_if_fail (heatmap != NULL && cr != NULL);
 
@@ -747,49 +851,22 @@ ats_heatmap_draw (const AtsHeatmap *heatmap,
       return;
     }
 
-  resolve_view (hm, NULL, &v);
-  ats_heatmap_resolve_scale (hm, &scale);
-
-  col_src = hm->col_labels;
-  if (col_src == NULL && hm->n_rows == hm->n_cols)
-    col_src = hm->row_labels;
-  if (hm->row_labels != NULL && col_src != NULL)
-    {
-      rlab = make_labels (hm->row_labels, v.row0, v.n_rows);
-      clab = make_labels (col_src, v.col0, v.n_cols);
-    }
-
-  /* lay out without the pooling note, then again with it if the map gets downsampled */
-  layout_heatmap (hm, &scale, &v, rlab, clab, hm->footer, cr, W, H, &L);
-  image_size_for (cr, L.pw, L.ph, &pw_px, &ph_px);
-  note = pooling_note (hm, &v, pw_px, ph_px);
-  if (note != NULL)
-    {
-      footer = (hm->footer && *hm->footer) ? g_strdup_printf ("%s\n%s", hm->footer, note)
-                                           : g_strdup (note);
-      layout_heatmap (hm, &scale, &v, rlab, clab, footer, cr, W, H, &L);
-      image_size_for (cr, L.pw, L.ph, &pw_px, &ph_px);
-      g_clear_pointer (&note, g_free);
-      note = pooling_note (hm, &v, pw_px, ph_px);
-      g_clear_pointer (&footer, g_free);
-      if (note != NULL)
-        footer = (hm->footer && *hm->footer) ? g_strdup_printf ("%s\n%s", hm->footer, note)
-                                             : g_strdup (note);
-    }
-  if (footer == NULL && hm->footer != NULL)
-    footer = g_strdup (hm->footer);
-
-  snap_rect (cr, &L.px, &L.py, &L.pw, &L.ph);
+  figure_layout (hm, cr, W, H, &f);
+  L = f.L;
+  v = f.v;
+  rlab = f.rlab;
+  clab = f.clab;
   gap = L.fs * 0.4;
 
   _ats_draw_title (cr, hm->title, W, L.margin, L.fs * 1.15);
 
-  ats_heatmap_draw_map (hm, &scale, cr, L.px, L.py, L.pw, L.ph);
+  ats_heatmap_draw_map (hm, &f.scale, cr, L.px, L.py, L.pw, L.ph);
 
-  /* frame */
+  /* frame, outside the map so that it never covers the first or last row / column */
+  lw = MAX (0.5, L.fs * 0.06);
   _ats_set_rgb (cr, _ATS_AXIS_RGB);
-  cairo_set_line_width (cr, MAX (0.5, L.fs * 0.06));
-  cairo_rectangle (cr, L.px, L.py, L.pw, L.ph);
+  cairo_set_line_width (cr, lw);
+  cairo_rectangle (cr, L.px - lw / 2.0, L.py - lw / 2.0, L.pw + lw, L.ph + lw);
   cairo_stroke (cr);
 
   /* axis labels */
@@ -822,7 +899,7 @@ ats_heatmap_draw (const AtsHeatmap *heatmap,
                   _ATS_ALIGN_START, 0.0);
 
   /* colorbar */
-  ats_colorbar_draw (cr, L.px + L.pw + L.fs * 1.2, L.py, L.cb_bar, L.ph, hm->colormap, &scale,
+  ats_colorbar_draw (cr, L.px + L.pw + L.fs * 1.2, L.py, L.cb_bar, L.ph, hm->colormap, &f.scale,
                      hm->colorbar_label ? hm->colorbar_label : "attention weight", L.fs * 0.8);
 
   /* legend of the special styles */
@@ -837,10 +914,9 @@ ats_heatmap_draw (const AtsHeatmap *heatmap,
         draw_legend_item (cr, lx, ly, L.fs, hm->zero_rgb, FALSE, "exactly 0", &lx);
     }
 
-  _ats_draw_footer (cr, footer, W, H, L.margin, L.fs * 0.72);
+  _ats_draw_footer (cr, f.footer, W, H, L.margin, L.fs * 0.72);
 
-  g_strfreev (rlab);
-  g_strfreev (clab);
+  figure_clear (&f);
   cairo_restore (cr);
 }
 

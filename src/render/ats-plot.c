@@ -501,7 +501,25 @@ ats_plot_draw (AtsPlot *plot,
       ax.hi = MAX (1, n_cat) - 0.5;
     }
   else
-    axis_range (&ax, xmin, xmax, plot->x_min, plot->x_max, FALSE, FALSE);
+    {
+      axis_range (&ax, xmin, xmax, plot->x_min, plot->x_max, FALSE, FALSE);
+      /* a little room so that end markers are not cut by the frame */
+      if (!isfinite (plot->x_min) && !isfinite (plot->x_max))
+        {
+          if (ax.log)
+            {
+              double f = pow (ax.hi / ax.lo, 0.02);
+              ax.lo /= f;
+              ax.hi *= f;
+            }
+          else
+            {
+              double d = (ax.hi - ax.lo) * 0.02;
+              ax.lo -= d;
+              ax.hi += d;
+            }
+        }
+    }
   axis_range (&ay, ymin, ymax, plot->y_min, plot->y_max, TRUE, bars);
 
   /* legend width */

@@ -219,7 +219,7 @@ double
 _ats_base_font_size (double width,
                      double height)
 {
-  return CLAMP (sqrt (width * height) / 62.0, 9.0, 26.0);
+  return CLAMP (sqrt (width * height) / 52.0, 10.0, 26.0);
 }
 
 guint

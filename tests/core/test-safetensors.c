@@ -411,6 +411,24 @@ test_empty_and_zero_size (void)
   g_assert_cmpint (ats_safetensors_lookup (st, "e")->numel, ==, 0);
 }
 
+static void
+test_escapes (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtsSafetensors) st = NULL;
+  g_autoptr (GBytes) bytes =
+      build_image ("{\"__metadata__\":{\"k\":\"\\u00e9\\ud83d\\ude00\\n\\\"\\/\"},"
+                   "\"caf\\u00e9.w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                   0, NULL, 4);
+
+  st = ats_safetensors_new_from_data (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                                      "escapes", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_hash_table_lookup (ats_safetensors_get_metadata (st), "k"), ==,
+                   "\u00e9\U0001F600\n\"/");
+  g_assert_nonnull (ats_safetensors_lookup (st, "caf\u00e9.w"));
+}
+
 /* Tensors of dtypes attnscope cannot read (Pythia's BOOL attention.bias buffers, I64
  * position ids) leave the file openable; asking for them fails with UNSUPPORTED. */
 static void
@@ -463,6 +481,9 @@ test_unsupported_dtype (void)
 /* malformed corpus                                                                           */
 /* ------------------------------------------------------------------------------------------ */
 
+/* a raw byte string literal and its length (it may contain NULs) */
+#define RAW(s) s, sizeof (s) - 1
+
 #define T(dtype, shape, b, e)                                                                      \
   "{\"dtype\":\"" dtype "\",\"shape\":" shape ",\"data_offsets\":[" #b "," #e "]}"
 
@@ -480,21 +501,22 @@ typedef struct
 
 static const BadCase bad_cases[] = {
   /* length prefix */
-  { "short-file", NULL, 0, "\x10\0\0\0\0", 5, ATS_CHECKPOINT_ERROR_FORMAT, "5 bytes", "too short" },
-  { "empty-file", NULL, 0, "", 0, ATS_CHECKPOINT_ERROR_FORMAT, "0 bytes", "too short" },
-  { "truncated-header", NULL, 0, "\x40\0\0\0\0\0\0\0{\"a\":", 13, ATS_CHECKPOINT_ERROR_FORMAT,
+  { "short-file", NULL, 0, RAW ("\x10\0\0\0\0"), ATS_CHECKPOINT_ERROR_FORMAT, "5 bytes",
+    "too short" },
+  { "empty-file", NULL, 0, RAW (""), ATS_CHECKPOINT_ERROR_FORMAT, "0 bytes", "too short" },
+  { "truncated-header", NULL, 0, RAW ("\x40\0\0\0\0\0\0\0{\"a\":"), ATS_CHECKPOINT_ERROR_FORMAT,
     "header length 64", "past the end" },
-  { "length-beyond-file", NULL, 0, "\xff\xff\xff\x00\0\0\0\0{}", 10, ATS_CHECKPOINT_ERROR_FORMAT,
+  { "length-beyond-file", NULL, 0, RAW ("\xff\xff\xff\x00\0\0\0\0{}"), ATS_CHECKPOINT_ERROR_FORMAT,
     "header length 16777215", "past the end" },
-  { "length-over-limit", NULL, 0, "\x01\xe1\xf5\x05\0\0\0\0{}", 10, ATS_CHECKPOINT_ERROR_FORMAT,
+  { "length-over-limit", NULL, 0, RAW ("\x01\xe1\xf5\x05\0\0\0\0{}"), ATS_CHECKPOINT_ERROR_FORMAT,
     "100000001", "limit" },
-  { "length-huge", NULL, 0, "\xff\xff\xff\xff\xff\xff\xff\xff{}", 10, ATS_CHECKPOINT_ERROR_FORMAT,
+  { "length-huge", NULL, 0, RAW ("\xff\xff\xff\xff\xff\xff\xff\xff{}"), ATS_CHECKPOINT_ERROR_FORMAT,
     "18446744073709551615", "limit" },
-  { "length-zero", NULL, 0, "\0\0\0\0\0\0\0\0", 8, ATS_CHECKPOINT_ERROR_FORMAT, "header is empty",
+  { "length-zero", NULL, 0, RAW ("\0\0\0\0\0\0\0\0"), ATS_CHECKPOINT_ERROR_FORMAT,
+    "header is empty", NULL },
+  { "nul-padding", NULL, 0, RAW ("\x04\0\0\0\0\0\0\0{}\0\0"), ATS_CHECKPOINT_ERROR_FORMAT, "NUL",
     NULL },
-  { "nul-padding", NULL, 0, "\x04\0\0\0\0\0\0\0{}\0\0", 12, ATS_CHECKPOINT_ERROR_FORMAT, "NUL",
-    NULL },
-  { "invalid-utf8", NULL, 0, "\x09\0\0\0\0\0\0\0{\"\xff\":1}", 17, ATS_CHECKPOINT_ERROR_FORMAT,
+  { "invalid-utf8", NULL, 0, RAW ("\x07\0\0\0\0\0\0\0{\"\xff\":1}"), ATS_CHECKPOINT_ERROR_FORMAT,
     "UTF-8", NULL },
 
   /* not a JSON object / not JSON */
@@ -528,6 +550,18 @@ static const BadCase bad_cases[] = {
     0, NULL, 0, ATS_CHECKPOINT_ERROR_FORMAT, "nested more than 64 levels deep at byte", NULL },
   { "json-nul-escape", "{\"a\\u0000b\": " T ("F32", "[1]", 0, 4) "}", 4, NULL, 0,
     ATS_CHECKPOINT_ERROR_FORMAT, "NUL", NULL },
+  { "json-lone-high-surrogate", "{\"a\\ud800\": " T ("F32", "[1]", 0, 4) "}", 4, NULL, 0,
+    ATS_CHECKPOINT_ERROR_FORMAT, "unpaired UTF-16 surrogate", NULL },
+  { "json-lone-low-surrogate", "{\"__metadata__\":{\"k\":\"\\udc00x\"}}", 0, NULL, 0,
+    ATS_CHECKPOINT_ERROR_FORMAT, "unpaired UTF-16 surrogate", NULL },
+  { "json-reversed-surrogates", "{\"__metadata__\":{\"k\":\"\\udc00\\ud800\"}}", 0, NULL, 0,
+    ATS_CHECKPOINT_ERROR_FORMAT, "unpaired UTF-16 surrogate", NULL },
+  { "json-bad-escape", "{\"__metadata__\":{\"k\":\"\\x41\"}}", 0, NULL, 0,
+    ATS_CHECKPOINT_ERROR_FORMAT, "bad escape", NULL },
+  { "json-bad-u-escape", "{\"__metadata__\":{\"k\":\"\\u12G4\"}}", 0, NULL, 0,
+    ATS_CHECKPOINT_ERROR_FORMAT, "bad \\u escape", NULL },
+  { "json-control-char", "{\"__metadata__\":{\"k\":\"a\tb\"}}", 0, NULL, 0,
+    ATS_CHECKPOINT_ERROR_FORMAT, "control character", NULL },
   { "json-int-overflow", "{\"a\": " T ("F32", "[1]", 0, 99999999999999999999) "}", 4, NULL, 0,
     ATS_CHECKPOINT_ERROR_FORMAT, "64-bit range", NULL },
 
@@ -634,6 +668,7 @@ static const BadCase bad_cases[] = {
 };
 
 #undef T
+#undef RAW
 
 static void
 test_malformed (gconstpointer data)
@@ -1089,6 +1124,7 @@ main (int argc, char **argv)
   g_test_add_func ("/safetensors/convert/dtype-names", test_dtype_names);
   g_test_add_func ("/safetensors/valid/values-metadata-padding", test_valid);
   g_test_add_func ("/safetensors/valid/empty-and-zero-size", test_empty_and_zero_size);
+  g_test_add_func ("/safetensors/valid/escapes", test_escapes);
   g_test_add_func ("/safetensors/valid/unsupported-dtype", test_unsupported_dtype);
   for (guint i = 0; i < G_N_ELEMENTS (bad_cases); i++)
     {

@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_autofree float    *buf = NULL;
       gint64               numel = 1;
 
-      CHECK (t->name != NULL);
+      CHECK (t->name != NULL && g_utf8_validate (t->name, -1, NULL));
       CHECK (ats_safetensors_lookup (st, t->name) == t);
       CHECK (ats_safetensors_lookup_unsupported (st, t->name) == NULL);
       CHECK (t->n_dims <= ATS_MAX_DIMS);

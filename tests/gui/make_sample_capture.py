@@ -138,7 +138,7 @@ def metrics(A, hidden, eps=0.3, min_keys=8, under_mass=0.5, over_mass=0.5, over_
     out["collapse_cosine_centered"] = np.array(cosc)
     out["variance_footprint"] = np.array(var)
     out["massive_count"] = np.array([(np.abs(x) > 100).sum() for x in hidden], dtype=np.int32)
-    params = dict(sink_eps=eps, underload_mass=under_mass, overload_mass=over_mass,
+    params = dict(eps=eps, underload_mass=under_mass, overload_mass=over_mass,
                   overload_k=over_k, overload_factor=over_factor, top_p=top_p,
                   min_keys=min_keys, massive_abs=100.0, massive_ratio=1000.0)
     sink_rate = 100.0 * (out["first_token_mass"] > eps).mean()
