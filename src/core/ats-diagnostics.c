@@ -52,8 +52,8 @@ struct _AtsDiagnostics
   AtsDiagResults *results;  /* being filled */
   float          *scratch;  /* [T] row copy for top-p selection */
   guint32        *hist;     /* [65536] radix-select histogram */
-  guint32        *bin_count; /* [TOP_P_BINS + 1] top-p histogram */
-  double         *bin_sum;   /* [TOP_P_BINS + 1] */
+  guint32        *bin_count; /* [TOP_P_COPIES, TOP_P_BINS + 1] top-p histograms */
+  double         *bin_sum;   /* [TOP_P_COPIES, TOP_P_BINS + 1] */
 };
 
 void
@@ -357,10 +357,100 @@ top_p_count (float *v, guint n, double target)
   return m; /* rounding left the target unreached: every key */
 }
 
+/* --- row statistics kernel (GCC/Clang vector extensions, 4 floats wide) ------------------ */
+
+typedef float  v4f __attribute__ ((vector_size (16)));
+typedef gint32 v4i __attribute__ ((vector_size (16)));
+
+/* x log x for 4 lanes; 0 for x < FLT_MIN (zeros and subnormals, whose share of the row's
+ * sum a log a is below 1e-36, i.e. below double rounding of any row). log is computed as
+ * e ln 2 + 2 atanh ((m - 1) / (m + 1)) with m in [sqrt(1/2), sqrt(2)): relative error ~1e-7,
+ * the same as logf. */
+static inline v4f
+v4_xlogx (v4f x)
+{
+  const v4f one = { 1, 1, 1, 1 };
+  v4i       bits = (v4i) x;
+  v4i       e = ((bits >> 23) & 0xff) - 127;
+  v4f       m = (v4f) ((bits & 0x7fffff) | 0x3f800000);
+  v4i       big = m > 1.41421356f; /* -1 where true */
+  v4f       f, sv, s2, poly, lg;
+  v4i       ok;
+
+  m = (v4f) (((v4i) (m * 0.5f) & big) | ((v4i) m & ~big));
+  e -= big;
+  f = m - one;
+  sv = f / (f + 2.0f);
+  s2 = sv * sv;
+  poly = 1.0f + s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9))));
+  lg = 2.0f * sv * poly + __builtin_convertvector (e, v4f) * 0.693147180559945f;
+  ok = x >= 1.17549435e-38f;
+  return (v4f) ((v4i) (x * lg) & ok);
+}
+
+typedef struct
+{
+  double mass;  /* sum x */
+  double alog;  /* sum x log x (x > 0) */
+  guint  zeros; /* x == 0 */
+  guint  below; /* x < uniform */
+  float  max;
+} RowStats;
+
+/* Statistics of @row [n]; @with_log adds sum x log x. Partial sums are kept in float for at
+ * most 4 elements per lane, then added in double. */
+static void
+row_stats (const float *row, guint n, float uniform, gboolean with_log, RowStats *st)
+{
+  const v4f zero = { 0, 0, 0, 0 };
+  v4f       vmax = zero;
+  v4i       vzeros = { 0, 0, 0, 0 }, vbelow = { 0, 0, 0, 0 };
+  double    mass = 0.0, alog = 0.0;
+  float     mx = 0.0f;
+  guint     j = 0;
+
+  for (; j + 16 <= n; j += 16)
+    {
+      v4f vm = zero, vl = zero;
+
+      for (guint k = 0; k < 16; k += 4)
+        {
+          v4f x;
+
+          memcpy (&x, row + j + k, sizeof x);
+          vm += x;
+          vzeros -= x == zero;
+          vbelow -= x < uniform;
+          vmax = (v4f) (((v4i) x & (x > vmax)) | ((v4i) vmax & ~(x > vmax)));
+          if (with_log)
+            vl += v4_xlogx (x);
+        }
+      mass += ((double) vm[0] + vm[1]) + ((double) vm[2] + vm[3]);
+      alog += ((double) vl[0] + vl[1]) + ((double) vl[2] + vl[3]);
+    }
+  for (; j < n; j++)
+    {
+      float x = row[j];
+
+      mass += x;
+      vzeros[0] += x == 0.0f;
+      vbelow[0] += x < uniform;
+      mx = MAX (mx, x);
+      if (with_log && x >= 1.17549435e-38f)
+        alog += x * logf (x);
+    }
+  st->mass = mass;
+  st->alog = alog;
+  st->zeros = vzeros[0] + vzeros[1] + vzeros[2] + vzeros[3];
+  st->below = vbelow[0] + vbelow[1] + vbelow[2] + vbelow[3];
+  st->max = MAX (MAX (MAX (vmax[0], vmax[1]), MAX (vmax[2], vmax[3])), mx);
+}
+
 /* Bins of the histogram stage of top_p_width: 1/8 octave each below the row maximum, the last
  * bin open-ended; one more bin collects exact zeros (never counted). */
 #define TOP_P_BINS 256
 #define TOP_P_SUBBITS 3
+#define TOP_P_COPIES 4
 
 static inline guint
 top_p_bin (float x, guint32 key_max)
@@ -380,35 +470,67 @@ top_p_bin (float x, guint32 key_max)
 static guint
 top_p_width (AtsDiagnostics *self, const float *row, guint n, float mx, double target)
 {
-  guint32 *counts = self->bin_count; /* [TOP_P_BINS + 1] */
-  double  *sums = self->bin_sum;     /* [TOP_P_BINS + 1] */
+  guint32 *counts = self->bin_count; /* [TOP_P_COPIES, TOP_P_BINS + 1], all 0 between rows */
+  double  *sums = self->bin_sum;     /* [TOP_P_COPIES, TOP_P_BINS + 1], all 0 between rows */
   guint32  key_max;
   double   cum = 0.0;
-  guint    m = 0, b, k = 0;
+  guint    m = 0, b, k = 0, hi = 0, j = 0;
 
   memcpy (&key_max, &mx, sizeof key_max);
   key_max >>= 23 - TOP_P_SUBBITS;
-  memset (counts, 0, sizeof (guint32) * (TOP_P_BINS + 1));
-  memset (sums, 0, sizeof (double) * (TOP_P_BINS + 1));
-  for (guint j = 0; j < n; j++)
+  /* TOP_P_COPIES interleaved histograms: consecutive entries usually share a bin, and separate
+   * tables keep their read-modify-write updates independent */
+  for (; j + TOP_P_COPIES <= n; j += TOP_P_COPIES)
+    for (guint q = 0; q < TOP_P_COPIES; q++)
+      {
+        guint bin = top_p_bin (row[j + q], key_max);
+
+        counts[q * (TOP_P_BINS + 1) + bin]++;
+        sums[q * (TOP_P_BINS + 1) + bin] += row[j + q];
+        hi = MAX (hi, bin);
+      }
+  for (; j < n; j++)
     {
       guint bin = top_p_bin (row[j], key_max);
 
       counts[bin]++;
       sums[bin] += row[j];
+      hi = MAX (hi, bin);
     }
+  hi = MIN (hi, TOP_P_BINS - 1);
 
-  for (b = 0; b < TOP_P_BINS; b++)
+  /* merge the copies into copy 0 and clear the others (bins above hi were never touched) */
+  for (guint q = 1; q < TOP_P_COPIES; q++)
+    {
+      guint32 *cq = counts + q * (TOP_P_BINS + 1);
+      double  *sq = sums + q * (TOP_P_BINS + 1);
+
+      for (b = 0; b <= hi; b++)
+        {
+          counts[b] += cq[b];
+          sums[b] += sq[b];
+          cq[b] = 0;
+          sq[b] = 0.0;
+        }
+      cq[TOP_P_BINS] = 0;
+      sq[TOP_P_BINS] = 0.0;
+    }
+  counts[TOP_P_BINS] = 0;
+  sums[TOP_P_BINS] = 0.0;
+
+  for (b = 0; b <= hi; b++)
     {
       if (cum + sums[b] >= target)
         break;
       cum += sums[b];
       m += counts[b];
     }
-  if (b == TOP_P_BINS)
+  memset (counts, 0, sizeof (guint32) * (hi + 1));
+  memset (sums, 0, sizeof (double) * (hi + 1));
+  if (b > hi)
     return m; /* rounding left the target unreached: every positive key */
 
-  for (guint j = 0; j < n; j++)
+  for (j = 0; j < n; j++)
     if (top_p_bin (row[j], key_max) == b)
       self->scratch[k++] = row[j];
   return m + top_p_count (self->scratch, k, target - cum);
@@ -421,44 +543,21 @@ row_pass0 (AtsDiagnostics *self, HeadAcc *acc, const float *row, guint n)
   const AtsDiagParams *p = &self->params;
   double              *col = acc->col_sum;
   const float          uniform = (float) (1.0 / n);
-  double               mass = 0.0, alog = 0.0;
-  guint                zeros = 0, below = 0;
-  float                mx = 0.0f;
   gboolean             qualifies = n >= p->min_keys;
+  RowStats             st;
+  double               mass, alog;
+  float                mx;
 
   for (guint j = 0; j < n; j++)
     col[j] += row[j];
 
-  if (qualifies)
-    {
-      for (guint j = 0; j < n; j++)
-        {
-          float x = row[j];
-
-          mass += x;
-          zeros += x == 0.0f;
-          below += x < uniform;
-          if (x > 0.0f)
-            alog += x * logf (x);
-          mx = MAX (mx, x);
-        }
-    }
-  else
-    {
-      for (guint j = 0; j < n; j++)
-        {
-          float x = row[j];
-
-          mass += x;
-          zeros += x == 0.0f;
-          below += x < uniform;
-        }
-    }
-
+  row_stats (row, n, uniform, qualifies, &st);
+  mass = st.mass;
+  alog = st.alog;
+  mx = st.max;
   acc->mass_sum += mass;
-  acc->zeros += zeros;
-  acc->below_uniform += below;
-
+  acc->zeros += st.zeros;
+  acc->below_uniform += st.below;
   if (!qualifies || mass <= 0.0)
     return;
 
@@ -648,8 +747,8 @@ ats_diagnostics_new (guint n_layers, guint n_heads, guint n_tokens, const AtsDia
   self->n_layers = n_layers;
   self->n_heads = n_heads;
   self->hist = g_new (guint32, 65536);
-  self->bin_count = g_new (guint32, TOP_P_BINS + 1);
-  self->bin_sum = g_new (double, TOP_P_BINS + 1);
+  self->bin_count = g_new0 (guint32, TOP_P_COPIES * (TOP_P_BINS + 1));
+  self->bin_sum = g_new0 (double, TOP_P_COPIES * (TOP_P_BINS + 1));
 
   self->observer.want_scores = FALSE;
   self->observer.second_pass = TRUE;

@@ -9,6 +9,7 @@
  */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "attnscope/ats-forward.h"
@@ -47,8 +48,10 @@ typedef struct
   float *tmp;    /* [T, D] */
   float *ff1;    /* [T, F] */
   float *ff2;    /* [T, F] */
-  float *scores; /* [R, T] */
-  float *probs;  /* [R, T] */
+  guint  n_threads;
+  float *scores; /* [n_threads, R, T] */
+  float *probs;  /* [n_threads, R, T] */
+  GMutex deliver_lock;
   double progress_total;
   double progress_done;
 } Forward;
@@ -163,7 +166,13 @@ silu (float x)
 /* Computes scores and probabilities of query rows [r0, r0 + R) of head @hh into fw->scores and
  * fw->probs ([R, T], zero / -inf beyond the diagonal). */
 static void
-attention_rows (Forward *fw, const AtsLayer *layer, guint hh, guint r0, guint R)
+attention_rows (Forward        *fw,
+                const AtsLayer *layer,
+                guint           hh,
+                guint           r0,
+                guint           R,
+                float          *scores,
+                float          *probs)
 {
   const AtsModelConfig *c = &fw->model->config;
   guint T = fw->T, H = c->n_heads, Hkv = c->n_kv_heads, hs = c->head_dim;
@@ -175,15 +184,15 @@ attention_rows (Forward *fw, const AtsLayer *layer, guint hh, guint r0, guint R)
 
   /* scores[R, n_keys] = q[R, hs] . k[n_keys, hs]^T * scale */
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, R, n_keys, hs, scale, qh, H * hs, kg,
-               Hkv * hs, 0.0f, fw->scores, T);
+               Hkv * hs, 0.0f, scores, T);
 
   const float *bias = layer->bias ? layer->bias + (gsize) hh * c->bias_window : NULL;
   float tau = layer->tau ? layer->tau[hh] : 0.0f;
   for (guint r = 0; r < R; r++)
     {
       guint i = r0 + r;
-      float *s = fw->scores + (gsize) r * T;
-      float *p = fw->probs + (gsize) r * T;
+      float *s = scores + (gsize) r * T;
+      float *p = probs + (gsize) r * T;
       if (bias != NULL)
         {
           /* s_ij += b_h[i - j] for 0 <= i - j < W */
@@ -223,8 +232,17 @@ attention_rows (Forward *fw, const AtsLayer *layer, guint hh, guint r0, guint R)
     }
 }
 
+/* Hands one block to every observer; calls are serialised across the worker threads. */
 static gboolean
-deliver (Forward *fw, guint layer, guint hh, guint pass, guint r0, guint R, GError **error)
+deliver (Forward     *fw,
+         guint        layer,
+         guint        hh,
+         guint        pass,
+         guint        r0,
+         guint        R,
+         const float *scores,
+         const float *probs,
+         GError     **error)
 {
   AtsAttentionBlock block = {
     .layer = layer,
@@ -233,18 +251,21 @@ deliver (Forward *fw, guint layer, guint hh, guint pass, guint r0, guint R, GErr
     .n_tokens = fw->T,
     .row_start = r0,
     .n_rows = R,
-    .probs = fw->probs,
-    .scores = fw->want_scores ? fw->scores : NULL,
+    .probs = probs,
+    .scores = fw->want_scores ? scores : NULL,
   };
-  for (guint o = 0; o < fw->n_observers; o++)
+  gboolean ok = TRUE;
+  g_mutex_lock (&fw->deliver_lock);
+  for (guint o = 0; ok && o < fw->n_observers; o++)
     {
       AtsObserver *obs = fw->observers[o];
       if (pass == 1 && !obs->second_pass)
         continue;
-      if (obs->attention != NULL && !obs->attention (obs, &block, error))
-        return FALSE;
+      if (obs->attention != NULL)
+        ok = obs->attention (obs, &block, error);
     }
-  return TRUE;
+  g_mutex_unlock (&fw->deliver_lock);
+  return ok;
 }
 
 static gboolean
@@ -259,6 +280,8 @@ check_cancel (Forward *fw, GError **error)
   return !stop;
 }
 
+/* Attention of layer @l: row blocks in order; within a block the heads run in parallel, each
+ * worker with its own [R, T] buffers and single-threaded BLAS calls. */
 static gboolean
 attention_layer (Forward *fw, guint l, GError **error)
 {
@@ -266,30 +289,50 @@ attention_layer (Forward *fw, guint l, GError **error)
   const AtsLayer *layer = &fw->model->layers[l];
   guint T = fw->T, H = c->n_heads, Hkv = c->n_kv_heads, hs = c->head_dim;
   guint g_size = H / Hkv;
+  gboolean ok = TRUE;
 
-  for (guint pass = 0; pass < (fw->second_pass ? 2u : 1u); pass++)
-    for (guint r0 = 0; r0 < T; r0 += fw->row_block)
+  openblas_set_num_threads (1);
+  for (guint pass = 0; ok && pass < (fw->second_pass ? 2u : 1u); pass++)
+    for (guint r0 = 0; ok && r0 < T; r0 += fw->row_block)
       {
         guint R = MIN (fw->row_block, T - r0);
+        GError *first_error = NULL;
+#pragma omp parallel for num_threads (fw->n_threads) schedule (dynamic, 1)
         for (guint hh = 0; hh < H; hh++)
           {
-            attention_rows (fw, layer, hh, r0, R);
-            if (fw->n_observers > 0 && !deliver (fw, l, hh, pass, r0, R, error))
-              return FALSE;
+            int tid = omp_get_thread_num ();
+            float *scores = fw->scores + (gsize) tid * fw->row_block * T;
+            float *probs = fw->probs + (gsize) tid * fw->row_block * T;
+            if (g_atomic_pointer_get (&first_error) != NULL)
+              continue;
+            attention_rows (fw, layer, hh, r0, R, scores, probs);
+            GError *local = NULL;
+            if (fw->n_observers > 0 && !deliver (fw, l, hh, pass, r0, R, scores, probs, &local))
+              {
+                if (!g_atomic_pointer_compare_and_exchange (&first_error, NULL, local))
+                  g_error_free (local);
+                continue;
+              }
             if (pass == 0)
               {
                 /* att[r0:r0+R, hh] = probs[R, n_keys] . v[n_keys, g] */
                 guint n_keys = r0 + R;
-                cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, R, hs, n_keys, 1.0f,
-                             fw->probs, T, fw->v + (gsize) (hh / g_size) * hs, Hkv * hs, 0.0f,
+                cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, R, hs, n_keys, 1.0f, probs,
+                             T, fw->v + (gsize) (hh / g_size) * hs, Hkv * hs, 0.0f,
                              fw->att + ((gsize) r0 * H + hh) * hs, H * hs);
               }
           }
+        if (first_error != NULL)
+          {
+            g_propagate_error (error, first_error);
+            ok = FALSE;
+            break;
+          }
         fw->progress_done = l + 0.5 * (double) (r0 + R) / T;
-        if (!check_cancel (fw, error))
-          return FALSE;
+        ok = check_cancel (fw, error);
       }
-  return TRUE;
+  openblas_set_num_threads (fw->n_threads);
+  return ok;
 }
 
 /* q, k, v of layer @l from fw->h. */
@@ -391,6 +434,7 @@ forward_clear (Forward *fw)
   g_free (fw->ff2);
   g_free (fw->scores);
   g_free (fw->probs);
+  g_mutex_clear (&fw->deliver_lock);
 }
 
 gboolean
@@ -428,10 +472,9 @@ ats_forward_run (AtsModel                *model,
       return FALSE;
     }
 
-  openblas_set_num_threads (options->n_threads ? (int) options->n_threads
-                                               : (int) g_get_num_processors ());
-
   Forward fw = { 0 };
+  fw.n_threads = options->n_threads ? options->n_threads : g_get_num_processors ();
+  openblas_set_num_threads (fw.n_threads);
   fw.model = model;
   fw.opt = options;
   fw.T = T;
@@ -457,8 +500,9 @@ ats_forward_run (AtsModel                *model,
   fw.qkv = c->arch == ATS_ARCH_LLAMA ? g_new (float, 1) : g_try_new (float, TD * 3);
   fw.ff1 = g_try_new (float, (gsize) T * F);
   fw.ff2 = g_try_new (float, (gsize) T * F);
-  fw.scores = g_try_new (float, (gsize) fw.row_block * T);
-  fw.probs = g_try_new (float, (gsize) fw.row_block * T);
+  fw.scores = g_try_new (float, (gsize) fw.n_threads * fw.row_block * T);
+  fw.probs = g_try_new (float, (gsize) fw.n_threads * fw.row_block * T);
+  g_mutex_init (&fw.deliver_lock);
   if (!fw.x || !fw.h || !fw.tmp || !fw.q || !fw.att || !fw.k || !fw.v || !fw.qkv || !fw.ff1
       || !fw.ff2 || !fw.scores || !fw.probs)
     {

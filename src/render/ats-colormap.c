@@ -414,11 +414,15 @@ ats_colorbar_draw (cairo_t        *cr,
   cairo_pattern_destroy (pat);
   cairo_surface_destroy (img);
 
-  /* frame */
-  _ats_set_rgb (cr, _ATS_AXIS_RGB);
-  cairo_set_line_width (cr, MAX (0.5, font_size * 0.06));
-  cairo_rectangle (cr, x, y, width, height);
-  cairo_stroke (cr);
+  /* frame, outside the bar so that the end colours stay exact */
+  {
+    double lw = MAX (0.5, font_size * 0.06);
+
+    _ats_set_rgb (cr, _ATS_AXIS_RGB);
+    cairo_set_line_width (cr, lw);
+    cairo_rectangle (cr, x - lw * 0.6, y - lw * 0.6, width + lw * 1.2, height + lw * 1.2);
+    cairo_stroke (cr);
+  }
 
   /* ticks */
   _ats_set_font (cr, font_size, FALSE);

@@ -866,7 +866,8 @@ ats_heatmap_draw (const AtsHeatmap *heatmap,
   lw = MAX (0.5, L.fs * 0.06);
   _ats_set_rgb (cr, _ATS_AXIS_RGB);
   cairo_set_line_width (cr, lw);
-  cairo_rectangle (cr, L.px - lw / 2.0, L.py - lw / 2.0, L.pw + lw, L.ph + lw);
+  /* (0.6 lw off the edge: rasterizer rounding must not touch the edge pixels) */
+  cairo_rectangle (cr, L.px - lw * 0.6, L.py - lw * 0.6, L.pw + lw * 1.2, L.ph + lw * 1.2);
   cairo_stroke (cr);
 
   /* axis labels */

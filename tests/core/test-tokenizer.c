@@ -628,7 +628,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   const char *root = g_getenv ("ATS_SOURCE_ROOT");
-  source_root = root ? g_strdup (root) : g_build_filename (g_test_get_dir (G_TEST_DIST), "..", "..", NULL);
+  source_root = g_strdup (root ? root : ATS_TEST_SOURCE_ROOT);
   node_modules = g_build_filename (source_root, "tests", "tokenizer", "node_modules", NULL);
   tmp_root = g_dir_make_tmp ("ats-test-tokenizer-XXXXXX", NULL);
   g_assert_nonnull (tmp_root);
