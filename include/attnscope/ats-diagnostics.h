@@ -68,7 +68,7 @@ typedef struct
 AtsDiagResults *ats_diag_results_new (guint n_layers, guint n_heads, guint n_tokens);
 void            ats_diag_results_free (AtsDiagResults *results);
 /* Recomputes sink_rate from first_token_mass and params.sink_eps (NaN heads are left out). */
-void            ats_diag_results_update_sink_rate (AtsDiagResults *results);
+void ats_diag_results_update_sink_rate (AtsDiagResults *results);
 
 /* --- metric catalogue (names equal the AtsDiagResults fields and the metrics/ datasets) --- */
 
@@ -82,8 +82,8 @@ typedef enum
 
 typedef struct
 {
-  const char  *name;        /* field / dataset name */
-  const char  *label;       /* short column label for tables */
+  const char  *name;  /* field / dataset name */
+  const char  *label; /* short column label for tables */
   AtsDiagShape shape;
   gboolean     ours;        /* attnscope's operational definition (ours) */
   gboolean     is_int;      /* gint32 array (massive_count), otherwise float */
@@ -95,41 +95,35 @@ const AtsDiagMetricInfo *ats_diag_metrics_list (guint *n_metrics);
 const AtsDiagMetricInfo *ats_diag_metric_lookup (const char *name);
 /* Pointer to the array of metric @name inside @results (float * or gint32 *), its element
  * count in @n_values; NULL for an unknown name. */
-gconstpointer ats_diag_results_get_metric (const AtsDiagResults *results,
-                                           const char           *name,
-                                           gsize                *n_values);
+gconstpointer
+ats_diag_results_get_metric (const AtsDiagResults *results, const char *name, gsize *n_values);
 
 /* --- streaming computation --- */
 
 typedef struct _AtsDiagnostics AtsDiagnostics;
 
-AtsDiagnostics *ats_diagnostics_new (guint                n_layers,
-                                     guint                n_heads,
-                                     guint                n_tokens,
-                                     const AtsDiagParams *params);
-void            ats_diagnostics_free (AtsDiagnostics *self);
+AtsDiagnostics *
+ats_diagnostics_new (guint n_layers, guint n_heads, guint n_tokens, const AtsDiagParams *params);
+void ats_diagnostics_free (AtsDiagnostics *self);
 /* Drops everything accumulated and starts a new run of @n_tokens tokens (the observer's
  * begin callback does this, so one AtsDiagnostics serves several prompts in turn). */
-void            ats_diagnostics_reset (AtsDiagnostics *self, guint n_tokens);
+void ats_diagnostics_reset (AtsDiagnostics *self, guint n_tokens);
 /* The observer to attach to a forward pass (second_pass set). Owned by @self. */
-AtsObserver    *ats_diagnostics_get_observer (AtsDiagnostics *self);
+AtsObserver *ats_diagnostics_get_observer (AtsDiagnostics *self);
 /* Feeds one block (pass 0 for every row of a head before any of its pass 1). Rows of one head
  * may arrive in any order and in any block sizes within a pass. */
-gboolean        ats_diagnostics_add_block (AtsDiagnostics          *self,
-                                           const AtsAttentionBlock *block,
-                                           GError                 **error);
+gboolean
+ats_diagnostics_add_block (AtsDiagnostics *self, const AtsAttentionBlock *block, GError **error);
 /* Residual stream of layer @layer (0..L), [T, D]. */
-void            ats_diagnostics_add_hidden (AtsDiagnostics *self,
-                                            guint           layer,
-                                            guint           d_model,
-                                            const float    *hidden);
+void
+ats_diagnostics_add_hidden (AtsDiagnostics *self, guint layer, guint d_model, const float *hidden);
 /* Finalises and returns the results (caller owns). Heads never fed stay NaN; a head fed only
  * part of its rows is an error (ATS_DIAGNOSTICS_ERROR_INPUT). Call reset() before reuse. */
 AtsDiagResults *ats_diagnostics_finish (AtsDiagnostics *self, GError **error);
 
 /* Convenience for tests and recomputation: feeds whole maps, head by head, pass 0 then pass 1.
  * @hidden may be NULL (hidden-state metrics stay NaN). */
-AtsDiagResults *ats_diagnostics_compute_from_maps (const float         *attn,   /* [L, H, T, T] */
+AtsDiagResults *ats_diagnostics_compute_from_maps (const float         *attn, /* [L, H, T, T] */
                                                    guint                n_layers,
                                                    guint                n_heads,
                                                    guint                n_tokens,
@@ -149,8 +143,8 @@ typedef struct
   guint                   *count; /* [n_values] runs that had a value */
   /* per layer ([L] for [L, H] metrics, [L+1] for hidden ones): mean and sample std over runs
    * of the run's mean over heads (for hidden metrics equal to mean/std) */
-  float                   *layer_mean;
-  float                   *layer_std;
+  float *layer_mean;
+  float *layer_std;
 } AtsDiagSummaryMetric;
 
 typedef struct
@@ -167,9 +161,8 @@ typedef struct
 
 /* Mean and spread per layer/head of every [L, H] and [L+1] metric over @n_runs results of the
  * same L and H (T may differ). */
-AtsDiagSummary             *ats_diag_results_summarize (AtsDiagResults *const *runs,
-                                                        guint                  n_runs,
-                                                        GError               **error);
+AtsDiagSummary *
+ats_diag_results_summarize (AtsDiagResults *const *runs, guint n_runs, GError **error);
 const AtsDiagSummaryMetric *ats_diag_summary_get (const AtsDiagSummary *summary, const char *name);
 void                        ats_diag_summary_free (AtsDiagSummary *summary);
 
@@ -181,9 +174,7 @@ GString *ats_diag_results_format_table (const AtsDiagResults *results, gboolean 
 GString *ats_diag_results_format_csv (const AtsDiagResults *results, gboolean per_head);
 /* JSON object with params, sink_rate and every metric as nested arrays (NaN -> null);
  * per-token arrays ([L,H,T], [L+1,T]) only with @per_token. */
-char    *ats_diag_results_to_json (const AtsDiagResults *results,
-                                   gboolean              per_token,
-                                   gboolean              pretty);
+char *ats_diag_results_to_json (const AtsDiagResults *results, gboolean per_token, gboolean pretty);
 /* Corpus summary: per-layer table of mean ± std over runs. */
 GString *ats_diag_summary_format_table (const AtsDiagSummary *summary);
 char    *ats_diag_summary_to_json (const AtsDiagSummary *summary, gboolean pretty);

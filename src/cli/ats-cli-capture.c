@@ -146,7 +146,7 @@ ats_cli_capture_main (int argc, char **argv)
   g_autofree char *model_dir = NULL, *ids_text = NULL, *prompt = NULL, *prompts_file = NULL;
   g_autofree char *out = NULL, *dtype = NULL, *layers_spec = NULL, *heads_spec = NULL;
   gboolean logits = FALSE, scores = FALSE, force = FALSE, no_maps = FALSE, no_special = FALSE;
-  gboolean bos = FALSE, quiet = FALSE, no_diag = FALSE;
+  gboolean bos = FALSE, quiet = FALSE, no_diag = FALSE, ignore_space = FALSE;
   int threads = 0, row_block = 0;
   AtsDiagParams params;
   ats_diag_params_init_default (&params);
@@ -189,6 +189,8 @@ ats_cli_capture_main (int argc, char **argv)
     { "row-block", 0, 0, G_OPTION_ARG_INT, &row_block, "Query rows per attention block (default: whole map up to 8192 tokens)",
       "R" },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace an existing output file", NULL },
+    { "ignore-space", 0, 0, G_OPTION_ARG_NONE, &ignore_space,
+      "Start even when the estimated size exceeds the free disk space", NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress line or table", NULL },
     { NULL }
   };
@@ -304,6 +306,49 @@ ats_cli_capture_main (int argc, char **argv)
     return ats_cli_fail ("%s", error->message);
   copts.layers = layer_mask;
   copts.heads = head_mask;
+
+  /* Size estimate: the lower-triangle chunks of every stored map, uncompressed (the worst case;
+   * deflate typically makes attention maps 2-10x smaller). */
+  guint64 estimate = 0;
+  {
+    guint n_l = 0, n_h = 0;
+    for (guint l = 0; l < c->n_layers; l++)
+      n_l += layer_mask[l];
+    for (guint h = 0; h < c->n_heads; h++)
+      n_h += head_mask[h];
+    for (guint i = 0; i < prompts->len; i++)
+      {
+        guint64 T = g_array_index (prompts, Prompt, i).n_ids;
+        guint64 C = MIN (T, 128), nb = (T + C - 1) / C;
+        guint64 per_map = nb * (nb + 1) / 2 * C * C;
+        if (!no_maps)
+          estimate += per_map * n_l * n_h * (store == ATS_STORE_F16 ? 2 : 4);
+        if (scores)
+          estimate += per_map * n_l * n_h * 4;
+        if (logits)
+          estimate += T * c->vocab_size * 4;
+        estimate += (guint64) T * (c->n_layers * c->n_heads + 64) * 4;
+      }
+    g_autofree char *dir = g_path_get_dirname (out);
+    g_autoptr (GFile) gdir = g_file_new_for_path (dir);
+    g_autoptr (GFileInfo) fs = g_file_query_filesystem_info (gdir, G_FILE_ATTRIBUTE_FILESYSTEM_FREE,
+                                                            NULL, NULL);
+    guint64 free_bytes = fs ? g_file_info_get_attribute_uint64 (fs,
+                                                                G_FILE_ATTRIBUTE_FILESYSTEM_FREE)
+                            : 0;
+    g_autofree char *est = g_format_size (estimate);
+    if (fs != NULL && estimate > free_bytes && !ignore_space)
+      {
+        g_autofree char *avail = g_format_size (free_bytes);
+        return ats_cli_fail ("%s: the capture may need up to %s (uncompressed maps) but only %s "
+                             "is free there; store fewer maps (--layers/--heads/--no-maps), or "
+                             "start anyway with --ignore-space",
+                             out, est, avail);
+      }
+    if (!quiet && ats_cli_stderr_is_tty ())
+      fprintf (stderr, "attnscope-cli: %u prompt%s, estimated size up to %s before compression\n",
+               prompts->len, prompts->len == 1 ? "" : "s", est);
+  }
 
   AtsCaptureFile *file = ats_capture_file_create (out, model, force, &error);
   if (file == NULL)

@@ -80,14 +80,24 @@ static GOnce h5_once = G_ONCE_INIT;
 static gpointer
 h5_init (gpointer data)
 {
-  H5Eset_auto2 (H5E_DEFAULT, NULL, NULL);
+  /* No library shutdown at exit: after a failed close (disk full) HDF5's atexit handler would
+   * retry on a broken file and crash; every file we open is closed explicitly. */
+  H5dont_atexit ();
   return NULL;
 }
 
+/* HDF5's automatic error printing is per thread in the thread-safe build: turn it off on every
+ * thread that calls HDF5 (our errors carry their own messages). */
 static void
 h5_quiet (void)
 {
+  static GPrivate quiet_key;
   g_once (&h5_once, h5_init, NULL);
+  if (g_private_get (&quiet_key) == NULL)
+    {
+      H5Eset_auto2 (H5E_DEFAULT, NULL, NULL);
+      g_private_set (&quiet_key, GINT_TO_POINTER (1));
+    }
 }
 
 /* --- small HDF5 helpers -------------------------------------------------------------------- */
@@ -292,6 +302,7 @@ chunk_job_run (gpointer data, gpointer user_data)
   gboolean ok = zr == Z_OK;
   if (ok)
     {
+      h5_quiet ();
       g_mutex_lock (&self->h5_lock);
       ok = H5Dwrite_chunk (job->dset, H5P_DEFAULT, 0, job->offset, zlen, z) >= 0;
       g_mutex_unlock (&self->h5_lock);

@@ -48,12 +48,6 @@ is_pickle_name (const char *name)
          g_str_has_suffix (lower, ".ckpt");
 }
 
-static void
-slot_free (gpointer data)
-{
-  g_free (data);
-}
-
 static AtsCheckpoint *
 checkpoint_alloc (const char *dir)
 {
@@ -62,7 +56,7 @@ checkpoint_alloc (const char *dir)
   g_atomic_ref_count_init (&self->ref_count);
   self->dir = g_strdup (dir);
   self->shards = g_ptr_array_new_with_free_func ((GDestroyNotify) ats_safetensors_unref);
-  self->tensors = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, slot_free);
+  self->tensors = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
   return self;
 }
 

@@ -24,13 +24,13 @@
 
 typedef struct
 {
-  double  *col_sum;   /* [T] pass-0 column sums; NULL before the first row and once final */
-  guint   *sinks;     /* [n_sinks] sink key indices (alpha > eps), ascending */
+  double  *col_sum; /* [T] pass-0 column sums; NULL before the first row and once final */
+  guint   *sinks;   /* [n_sinks] sink key indices (alpha > eps), ascending */
   guint    n_sinks;
-  gboolean final;     /* sink scores computed */
-  guint    rows[2];   /* rows delivered per pass */
-  double   mass_sum;  /* sum of row masses (all rows) */
-  guint64  zeros;     /* visible entries exactly 0 */
+  gboolean final;         /* sink scores computed */
+  guint    rows[2];       /* rows delivered per pass */
+  double   mass_sum;      /* sum of row masses (all rows) */
+  guint64  zeros;         /* visible entries exactly 0 */
   guint64  below_uniform; /* visible entries < 1/n_i */
   double   entropy_sum;
   guint64  entropy_rows;
@@ -45,15 +45,15 @@ struct _AtsDiagnostics
 {
   AtsObserver     observer;
   AtsDiagParams   params;
-  guint           n_layers; /* L */
-  guint           n_heads;  /* H */
-  guint           n_tokens; /* T */
-  HeadAcc        *heads;    /* [L, H] */
-  AtsDiagResults *results;  /* being filled */
-  float          *scratch;  /* [T] row copy for top-p selection */
-  guint32        *hist;     /* [65536] radix-select histogram */
-  guint32        *bin_count; /* [TOP_P_COPIES, TOP_P_BINS + 1] top-p histograms */
-  double         *bin_sum;   /* [TOP_P_COPIES, TOP_P_BINS + 1] */
+  guint           n_layers;  /* L */
+  guint           n_heads;   /* H */
+  guint           n_tokens;  /* T */
+  HeadAcc        *heads;     /* [L, H] */
+  AtsDiagResults *results;   /* being filled */
+  float          *scratch;   /* [T] row copy for top-p selection */
+  guint32        *hist;      /* [65536] radix-select histogram */
+  guint32        *bin_count; /* [TOP_P_BINS + 1] top-p histogram, kept zeroed */
+  double         *bin_sum;   /* [TOP_P_BINS + 1] */
 };
 
 void
@@ -280,8 +280,8 @@ ats_diag_results_get_metric (const AtsDiagResults *results, const char *name, gs
 static guint
 top_p_count (float *v, guint n, double target)
 {
-  guint    lo = 0, hi = n, m = 0;
-  guint32  rng = 0x9e3779b9u ^ n;
+  guint   lo = 0, hi = n, m = 0;
+  guint32 rng = 0x9e3779b9u ^ n;
 
   while (hi > lo)
     {
@@ -383,7 +383,7 @@ v4_xlogx (v4f x)
   sv = f / (f + 2.0f);
   s2 = sv * sv;
   poly = 1.0f + s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9))));
-  lg = 2.0f * sv * poly + __builtin_convertvector (e, v4f) * 0.693147180559945f;
+  lg = 2.0f * sv * poly + __builtin_convertvector(e, v4f) * 0.693147180559945f;
   ok = x >= 1.17549435e-38f;
   return (v4f) ((v4i) (x * lg) & ok);
 }
@@ -450,7 +450,6 @@ row_stats (const float *row, guint n, float uniform, gboolean with_log, RowStats
  * bin open-ended; one more bin collects exact zeros (never counted). */
 #define TOP_P_BINS 256
 #define TOP_P_SUBBITS 3
-#define TOP_P_COPIES 4
 
 static inline guint
 top_p_bin (float x, guint32 key_max)
@@ -470,26 +469,15 @@ top_p_bin (float x, guint32 key_max)
 static guint
 top_p_width (AtsDiagnostics *self, const float *row, guint n, float mx, double target)
 {
-  guint32 *counts = self->bin_count; /* [TOP_P_COPIES, TOP_P_BINS + 1], all 0 between rows */
-  double  *sums = self->bin_sum;     /* [TOP_P_COPIES, TOP_P_BINS + 1], all 0 between rows */
+  guint32 *counts = self->bin_count; /* [TOP_P_BINS + 1], all 0 between rows */
+  double  *sums = self->bin_sum;     /* [TOP_P_BINS + 1], all 0 between rows */
   guint32  key_max;
   double   cum = 0.0;
-  guint    m = 0, b, k = 0, hi = 0, j = 0;
+  guint    m = 0, b, k = 0, hi = 0;
 
   memcpy (&key_max, &mx, sizeof key_max);
   key_max >>= 23 - TOP_P_SUBBITS;
-  /* TOP_P_COPIES interleaved histograms: consecutive entries usually share a bin, and separate
-   * tables keep their read-modify-write updates independent */
-  for (; j + TOP_P_COPIES <= n; j += TOP_P_COPIES)
-    for (guint q = 0; q < TOP_P_COPIES; q++)
-      {
-        guint bin = top_p_bin (row[j + q], key_max);
-
-        counts[q * (TOP_P_BINS + 1) + bin]++;
-        sums[q * (TOP_P_BINS + 1) + bin] += row[j + q];
-        hi = MAX (hi, bin);
-      }
-  for (; j < n; j++)
+  for (guint j = 0; j < n; j++)
     {
       guint bin = top_p_bin (row[j], key_max);
 
@@ -497,26 +485,7 @@ top_p_width (AtsDiagnostics *self, const float *row, guint n, float mx, double t
       sums[bin] += row[j];
       hi = MAX (hi, bin);
     }
-  hi = MIN (hi, TOP_P_BINS - 1);
-
-  /* merge the copies into copy 0 and clear the others (bins above hi were never touched) */
-  for (guint q = 1; q < TOP_P_COPIES; q++)
-    {
-      guint32 *cq = counts + q * (TOP_P_BINS + 1);
-      double  *sq = sums + q * (TOP_P_BINS + 1);
-
-      for (b = 0; b <= hi; b++)
-        {
-          counts[b] += cq[b];
-          sums[b] += sq[b];
-          cq[b] = 0;
-          sq[b] = 0.0;
-        }
-      cq[TOP_P_BINS] = 0;
-      sq[TOP_P_BINS] = 0.0;
-    }
-  counts[TOP_P_BINS] = 0;
-  sums[TOP_P_BINS] = 0.0;
+  hi = MIN (hi, TOP_P_BINS - 1); /* the zeros' bin is never read */
 
   for (b = 0; b <= hi; b++)
     {
@@ -525,12 +494,15 @@ top_p_width (AtsDiagnostics *self, const float *row, guint n, float mx, double t
       cum += sums[b];
       m += counts[b];
     }
+  /* leave the tables clean; bins above hi were never touched */
   memset (counts, 0, sizeof (guint32) * (hi + 1));
   memset (sums, 0, sizeof (double) * (hi + 1));
+  counts[TOP_P_BINS] = 0;
+  sums[TOP_P_BINS] = 0.0;
   if (b > hi)
     return m; /* rounding left the target unreached: every positive key */
 
-  for (j = 0; j < n; j++)
+  for (guint j = 0; j < n; j++)
     if (top_p_bin (row[j], key_max) == b)
       self->scratch[k++] = row[j];
   return m + top_p_count (self->scratch, k, target - cum);
@@ -577,6 +549,33 @@ row_pass0 (AtsDiagnostics *self, HeadAcc *acc, const float *row, guint n)
   }
 }
 
+/* Adds the sum of @row [start, end) to @sum and raises @max to its largest entry; four
+ * independent accumulators keep the double additions from serialising. */
+static inline void
+segment_sum_max (const float *row, guint start, guint end, double *sum, float *max)
+{
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  float  m0 = *max, m1 = *max;
+  guint  j = start;
+
+  for (; j + 4 <= end; j += 4)
+    {
+      s0 += row[j];
+      s1 += row[j + 1];
+      s2 += row[j + 2];
+      s3 += row[j + 3];
+      m0 = MAX (m0, MAX (row[j], row[j + 1]));
+      m1 = MAX (m1, MAX (row[j + 2], row[j + 3]));
+    }
+  for (; j < end; j++)
+    {
+      s0 += row[j];
+      m0 = MAX (m0, row[j]);
+    }
+  *sum += (s0 + s1) + (s2 + s3);
+  *max = MAX (m0, m1);
+}
+
 /* Pass 1 over one row (n >= min_keys): underload and overload against the head's sink set. */
 static void
 row_pass1 (AtsDiagnostics *self, HeadAcc *acc, const float *row, guint n)
@@ -593,11 +592,7 @@ row_pass1 (AtsDiagnostics *self, HeadAcc *acc, const float *row, guint n)
     {
       guint end = s < acc->n_sinks ? MIN (acc->sinks[s], n) : n;
 
-      for (guint j = start; j < end; j++)
-        {
-          free_mass += row[j];
-          free_max = MAX (free_max, row[j]);
-        }
+      segment_sum_max (row, start, end, &free_mass, &free_max);
       if (s < acc->n_sinks && acc->sinks[s] < n)
         sink_mass += row[acc->sinks[s]];
       if (end >= n)
@@ -657,8 +652,8 @@ finalise_head (AtsDiagnostics *self, HeadAcc *acc, float *alpha /* [T] */)
 /* --- streaming API --------------------------------------------------------------------- */
 
 static gboolean
-observer_begin (AtsObserver *observer,
-                AtsModel    *model,
+observer_begin (AtsObserver  *observer,
+                AtsModel     *model,
                 const gint32 *ids,
                 guint         n_tokens,
                 GError      **error)
@@ -747,8 +742,8 @@ ats_diagnostics_new (guint n_layers, guint n_heads, guint n_tokens, const AtsDia
   self->n_layers = n_layers;
   self->n_heads = n_heads;
   self->hist = g_new (guint32, 65536);
-  self->bin_count = g_new0 (guint32, TOP_P_COPIES * (TOP_P_BINS + 1));
-  self->bin_sum = g_new0 (double, TOP_P_COPIES * (TOP_P_BINS + 1));
+  self->bin_count = g_new0 (guint32, TOP_P_BINS + 1);
+  self->bin_sum = g_new0 (double, TOP_P_BINS + 1);
 
   self->observer.want_scores = FALSE;
   self->observer.second_pass = TRUE;
@@ -955,13 +950,13 @@ mean_pairwise_cosine (const float *h, guint T, guint D, const double *center, do
 void
 ats_diagnostics_add_hidden (AtsDiagnostics *self, guint layer, guint d_model, const float *hidden)
 {
-  AtsDiagResults   *r;
-  guint             T, D = d_model;
-  gsize             N;
-  g_autofree double *vec = NULL; /* [D] */
+  AtsDiagResults    *r;
+  guint              T, D = d_model;
+  gsize              N;
+  g_autofree double *vec = NULL;  /* [D] */
   g_autofree double *mean = NULL; /* [D] */
-  double            median, thr;
-  gint32            count = 0;
+  double             median, thr;
+  gint32             count = 0;
 
   g_return_if_fail (self != NULL);
   g_return_if_fail (self->results != NULL);
@@ -1206,8 +1201,8 @@ ats_diag_results_summarize (AtsDiagResults *const *runs, guint n_runs, GError **
     if (runs[k]->n_layers != L || runs[k]->n_heads != H)
       {
         g_set_error (error, ATS_DIAGNOSTICS_ERROR, ATS_DIAGNOSTICS_ERROR_INPUT,
-                     "diagnostics summary: run %u has %u layers x %u heads, run 0 has %u x %u",
-                     k, runs[k]->n_layers, runs[k]->n_heads, L, H);
+                     "diagnostics summary: run %u has %u layers x %u heads, run 0 has %u x %u", k,
+                     runs[k]->n_layers, runs[k]->n_heads, L, H);
         return NULL;
       }
 
@@ -1251,9 +1246,9 @@ ats_diag_results_summarize (AtsDiagResults *const *runs, guint n_runs, GError **
           double mean, std;
 
           for (guint k = 0; k < n_runs; k++)
-            x[k] = per_head ? layer_mean (ats_diag_results_get_metric (runs[k], info->name, NULL),
-                                          H, l)
-                            : metric_value (runs[k], info, l);
+            x[k] = per_head
+                       ? layer_mean (ats_diag_results_get_metric (runs[k], info->name, NULL), H, l)
+                       : metric_value (runs[k], info, l);
           mean_std (x, n_runs, &mean, &std, NULL);
           sm.layer_mean[l] = (float) mean;
           sm.layer_std[l] = (float) std;
@@ -1304,8 +1299,8 @@ ats_diag_summary_free (AtsDiagSummary *summary)
 
 /* columns of the per-layer / per-head tables: [L, H] metrics first, then hidden ones */
 static const char *const head_columns[] = {
-  "first_token_mass", "entropy",  "row_mass", "sparsity",   "uniform_sparsity",
-  "underload",        "overload", "top_p_width",
+  "first_token_mass", "entropy",   "row_mass", "sparsity",
+  "uniform_sparsity", "underload", "overload", "top_p_width",
 };
 static const char *const hidden_columns[] = {
   "collapse_cosine",
@@ -1379,9 +1374,9 @@ ats_diag_results_format_table (const AtsDiagResults *r, gboolean per_head)
       g_string_append_printf (s, "%5u", l);
       for (guint c = 0; c < G_N_ELEMENTS (head_columns); c++)
         {
-          double v = l < L ? layer_mean (ats_diag_results_get_metric (r, head_columns[c], NULL),
-                                         H, l)
-                           : NAN;
+          double v = l < L
+                         ? layer_mean (ats_diag_results_get_metric (r, head_columns[c], NULL), H, l)
+                         : NAN;
 
           append_value (s, " %*.4f", v, widths[c]);
           if (c == 0)
@@ -1398,9 +1393,9 @@ ats_diag_results_format_table (const AtsDiagResults *r, gboolean per_head)
 
   if (per_head)
     {
-      g_string_append_printf (s, "\n%5s %4s %9s %4s %8s %8s %8s %8s %7s %7s %7s\n", "layer",
-                              "head", "first-tok", "sink", "entropy", "row-mass", "sparsity",
-                              "unif-sp*", "under*", "over*", "top-p*");
+      g_string_append_printf (s, "\n%5s %4s %9s %4s %8s %8s %8s %8s %7s %7s %7s\n", "layer", "head",
+                              "first-tok", "sink", "entropy", "row-mass", "sparsity", "unif-sp*",
+                              "under*", "over*", "top-p*");
       for (guint l = 0; l < L; l++)
         for (guint h = 0; h < H; h++)
           {
@@ -1416,9 +1411,9 @@ ats_diag_results_format_table (const AtsDiagResults *r, gboolean per_head)
                 append_value (s, " %*.4f", a[i], widths[c]);
                 if (c == 0)
                   g_string_append_printf (s, " %4s",
-                                          isnan (ftm)                          ? "-"
+                                          isnan (ftm)                         ? "-"
                                           : (double) ftm > r->params.sink_eps ? "yes"
-                                                                               : "no");
+                                                                              : "no");
               }
             g_string_append_c (s, '\n');
           }
@@ -1470,12 +1465,11 @@ ats_diag_results_format_csv (const AtsDiagResults *r, gboolean per_head)
           g_string_append_printf (s, "%u", l);
           for (guint c = 0; c < G_N_ELEMENTS (head_columns); c++)
             {
-              csv_value (s,
-                         l < L ? layer_mean (ats_diag_results_get_metric (r, head_columns[c],
-                                                                          NULL),
-                                             H, l)
-                               : NAN,
-                         FALSE);
+              csv_value (
+                  s,
+                  l < L ? layer_mean (ats_diag_results_get_metric (r, head_columns[c], NULL), H, l)
+                        : NAN,
+                  FALSE);
               if (c == 0)
                 csv_value (s, l < L ? layer_sink_rate (r, l) : NAN, FALSE);
             }
@@ -1557,12 +1551,7 @@ json_add_ours (JsonBuilder *b)
 
 /* Nested arrays of @n0 x @n1 [x @n2] values (@n1 or @n2 may be 0 for fewer dimensions). */
 static void
-json_add_array (JsonBuilder   *b,
-                gconstpointer  data,
-                gboolean       is_int,
-                guint          n0,
-                guint          n1,
-                guint          n2)
+json_add_array (JsonBuilder *b, gconstpointer data, gboolean is_int, guint n0, guint n1, guint n2)
 {
   gsize i = 0;
 
@@ -1690,9 +1679,9 @@ ats_diag_summary_format_table (const AtsDiagSummary *summary)
       g_string_append_printf (s, "%5u", l);
       for (guint c = 0; c < G_N_ELEMENTS (head_columns) + G_N_ELEMENTS (hidden_columns); c++)
         {
-          const char *name = c < G_N_ELEMENTS (head_columns)
-                                 ? head_columns[c]
-                                 : hidden_columns[c - G_N_ELEMENTS (head_columns)];
+          const char                 *name = c < G_N_ELEMENTS (head_columns)
+                                                 ? head_columns[c]
+                                                 : hidden_columns[c - G_N_ELEMENTS (head_columns)];
           const AtsDiagSummaryMetric *m = ats_diag_summary_get (summary, name);
           gboolean                    hidden = c >= G_N_ELEMENTS (head_columns);
           double                      mean = NAN, std = NAN;

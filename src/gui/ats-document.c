@@ -565,40 +565,109 @@ ats_document_load_metrics_finish (AtsDocument *self, GAsyncResult *result, GErro
 
 /* --- thumbnails --- */
 
+/* Heads of layers [layer0, layer1), max-pooled, appended to @out. */
+static gboolean
+read_pooled_heads (AtsDocument *self, guint run, guint layer0, guint layer1, guint max_size,
+                   GPtrArray *out, GCancellable *cancellable, GError **error)
+{
+  guint H = ats_document_get_n_heads (self);
+
+  for (guint l = layer0; l < layer1; l++)
+    for (guint h = 0; h < H; h++)
+      {
+        g_autoptr (AtsMatrix) full = NULL;
+
+        if (g_cancellable_set_error_if_cancelled (cancellable, error))
+          return FALSE;
+
+        if (!ats_document_has_head (self, run, l, h))
+          {
+            g_ptr_array_add (out, NULL);
+            continue;
+          }
+
+        full = read_head (self, run, l, h, error);
+        if (full == NULL)
+          return FALSE;
+        if (full->n_rows <= max_size && full->n_cols <= max_size)
+          g_ptr_array_add (out, g_steal_pointer (&full));
+        else
+          g_ptr_array_add (out, ats_matrix_new_max_pooled (full, max_size));
+      }
+
+  return TRUE;
+}
+
 static void
 load_thumbnails_thread (GTask *task, gpointer source_object, gpointer task_data,
                         GCancellable *cancellable)
 {
   AtsDocument *self = source_object;
   AtsDocumentJob *job = task_data;
-  guint H = ats_document_get_n_heads (self);
   g_autoptr (GPtrArray) thumbs = NULL;
+  GError *error = NULL;
 
-  thumbs = g_ptr_array_new_full (H, (GDestroyNotify) ats_matrix_unref);
-  for (guint h = 0; h < H; h++)
+  thumbs = g_ptr_array_new_with_free_func (ats_matrix_unref0);
+  if (!read_pooled_heads (self, job->run, job->layer, job->layer + 1, job->max_size, thumbs,
+                          cancellable, &error))
     {
-      g_autoptr (AtsMatrix) full = NULL;
-      GError *error = NULL;
-
-      if (g_task_return_error_if_cancelled (task))
-        return;
-
-      if (!ats_document_has_head (self, job->run, job->layer, h))
-        {
-          g_ptr_array_add (thumbs, NULL);
-          continue;
-        }
-
-      full = read_head (self, job->run, job->layer, h, &error);
-      if (full == NULL)
-        {
-          g_task_return_error (task, error);
-          return;
-        }
-      g_ptr_array_add (thumbs, ats_matrix_new_max_pooled (full, job->max_size));
+      g_task_return_error (task, error);
+      return;
     }
 
   g_task_return_pointer (task, g_steal_pointer (&thumbs), (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+load_maps_thread (GTask *task, gpointer source_object, gpointer task_data,
+                  GCancellable *cancellable)
+{
+  AtsDocument *self = source_object;
+  AtsDocumentJob *job = task_data;
+  g_autoptr (GPtrArray) maps = NULL;
+  GError *error = NULL;
+
+  maps = g_ptr_array_new_with_free_func (ats_matrix_unref0);
+  if (!read_pooled_heads (self, job->run, 0, ats_document_get_n_layers (self), job->max_size,
+                          maps, cancellable, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  g_task_return_pointer (task, g_steal_pointer (&maps), (GDestroyNotify) g_ptr_array_unref);
+}
+
+void
+ats_document_load_maps_async (AtsDocument        *self,
+                              guint               run,
+                              guint               max_size,
+                              GCancellable       *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer            user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  AtsDocumentJob *job;
+
+  g_return_if_fail (ATS_IS_DOCUMENT (self));
+  g_return_if_fail (max_size > 0);
+
+  job = g_new0 (AtsDocumentJob, 1);
+  job->run = run;
+  job->max_size = max_size;
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ats_document_load_maps_async);
+  g_task_set_task_data (task, job, g_free);
+  _ats_io_run_task (task, ATS_IO_PRIORITY_METRICS, load_maps_thread);
+}
+
+GPtrArray *
+ats_document_load_maps_finish (AtsDocument *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 void

@@ -70,6 +70,17 @@ void       ats_document_load_thumbnails_async (AtsDocument        *self,
 GPtrArray *ats_document_load_thumbnails_finish (AtsDocument *self, GAsyncResult *result,
                                                 GError **error);
 
+/* Every head of a run, max-pooled to at most @max_size (full maps when T <= @max_size):
+ * a GPtrArray of L * H AtsMatrix (NULL entries for heads the file does not hold). */
+void       ats_document_load_maps_async (AtsDocument        *self,
+                                         guint               run,
+                                         guint               max_size,
+                                         GCancellable       *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer            user_data);
+GPtrArray *ats_document_load_maps_finish (AtsDocument *self, GAsyncResult *result,
+                                          GError **error);
+
 /* hidden_norms [L+1, T] as a matrix. */
 void       ats_document_load_hidden_norms_async (AtsDocument        *self,
                                                  guint               run,

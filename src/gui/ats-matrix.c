@@ -75,6 +75,13 @@ ats_matrix_unref (AtsMatrix *self)
     }
 }
 
+void
+ats_matrix_unref0 (gpointer matrix)
+{
+  if (matrix != NULL)
+    ats_matrix_unref (matrix);
+}
+
 float
 ats_matrix_get (const AtsMatrix *self, guint row, guint col)
 {

@@ -28,6 +28,8 @@ AtsMatrix *ats_matrix_new_take (guint n_rows, guint n_cols, float *data);
 AtsMatrix *ats_matrix_new_zero (guint n_rows, guint n_cols);
 AtsMatrix *ats_matrix_ref (AtsMatrix *self);
 void       ats_matrix_unref (AtsMatrix *self);
+/* GDestroyNotify for arrays that may hold NULL entries. */
+void       ats_matrix_unref0 (gpointer matrix);
 float      ats_matrix_get (const AtsMatrix *self, guint row, guint col);
 /* a - b, element-wise; NULL if the shapes differ. */
 AtsMatrix *ats_matrix_new_difference (const AtsMatrix *a, const AtsMatrix *b);

@@ -462,7 +462,7 @@ ats_overview_grid_init (AtsOverviewGrid *self)
   GtkGesture *click;
 
   self->cmap = ATS_COLORMAP_VIRIDIS;
-  self->thumbs = g_ptr_array_new_with_free_func ((GDestroyNotify) ats_matrix_unref);
+  self->thumbs = g_ptr_array_new_with_free_func (ats_matrix_unref0);
   self->thumb_imgs = g_ptr_array_new ();
 
   motion = gtk_event_controller_motion_new ();

@@ -40,8 +40,7 @@ ats_colormap_get_lut (AtsColormap cmap)
  * Returns: the colour 0xRRGGBB of entry round(t * 255) (no interpolation between entries).
  */
 guint32
-ats_colormap_lookup (AtsColormap cmap,
-                     double      t)
+ats_colormap_lookup (AtsColormap cmap, double t)
 {
   const guint32 *lut = ats_colormap_get_lut (cmap);
 
@@ -58,9 +57,7 @@ ats_colormap_lookup (AtsColormap cmap,
  * Sets the source of @cr to the colour of @cmap at @t.
  */
 void
-ats_colormap_set_source (AtsColormap cmap,
-                         double      t,
-                         cairo_t    *cr)
+ats_colormap_set_source (AtsColormap cmap, double t, cairo_t *cr)
 {
   _ats_set_rgb (cr, ats_colormap_lookup (cmap, t));
 }
@@ -86,9 +83,7 @@ ats_colormap_to_string (AtsColormap cmap)
  * Returns: %TRUE and sets @out_cmap, or %FALSE with %ATS_RENDER_ERROR_INPUT naming @name.
  */
 gboolean
-ats_colormap_from_string (const char  *name,
-                          AtsColormap *out_cmap,
-                          GError     **error)
+ats_colormap_from_string (const char *name, AtsColormap *out_cmap, GError **error)
 {
   g_return_val_if_fail (out_cmap != NULL, FALSE);
 
@@ -105,8 +100,8 @@ ats_colormap_from_string (const char  *name,
           *out_cmap = ATS_COLORMAP_GREY;
           return TRUE;
         }
-      if (g_ascii_strcasecmp (name, "coolwarm") == 0 || g_ascii_strcasecmp (name, "diverging") == 0 ||
-          g_ascii_strcasecmp (name, "rdbu_r") == 0)
+      if (g_ascii_strcasecmp (name, "coolwarm") == 0 ||
+          g_ascii_strcasecmp (name, "diverging") == 0 || g_ascii_strcasecmp (name, "rdbu_r") == 0)
         {
           *out_cmap = ATS_COLORMAP_RDBU;
           return TRUE;
@@ -124,8 +119,7 @@ ats_colormap_from_string (const char  *name,
  * Initialises @scale as @kind with an automatic range, gamma 0.5 and the default log floor.
  */
 void
-ats_scale_init (AtsScale    *scale,
-                AtsScaleKind kind)
+ats_scale_init (AtsScale *scale, AtsScaleKind kind)
 {
   g_return_if_fail (scale != NULL);
   scale->kind = kind;
@@ -149,10 +143,7 @@ ats_scale_is_auto (const AtsScale *scale)
  * Fills an automatic (NaN) vmin / vmax from the data and makes the range non-empty.
  */
 void
-ats_scale_resolve (AtsScale *scale,
-                   double    data_min,
-                   double    data_max,
-                   gboolean  symmetric)
+ats_scale_resolve (AtsScale *scale, double data_min, double data_max, gboolean symmetric)
 {
   if (!isfinite (data_min) || !isfinite (data_max))
     {
@@ -206,8 +197,7 @@ ats_scale_get_floor (const AtsScale *scale)
  * Returns: @v mapped to [0, 1] by @scale (see the header for the formulas), NaN for NaN.
  */
 double
-ats_scale_normalize (const AtsScale *scale,
-                     double          v)
+ats_scale_normalize (const AtsScale *scale, double v)
 {
   double t;
 
@@ -257,9 +247,7 @@ ats_scale_kind_to_string (AtsScaleKind kind)
 }
 
 gboolean
-ats_scale_kind_from_string (const char   *name,
-                            AtsScaleKind *out_kind,
-                            GError      **error)
+ats_scale_kind_from_string (const char *name, AtsScaleKind *out_kind, GError **error)
 {
   static const char *names[] = { "linear", "log", "power" };
 
@@ -269,7 +257,8 @@ ats_scale_kind_from_string (const char   *name,
         *out_kind = (AtsScaleKind) i;
         return TRUE;
       }
-  if (name != NULL && (g_ascii_strcasecmp (name, "gamma") == 0 || g_ascii_strcasecmp (name, "sqrt") == 0))
+  if (name != NULL &&
+      (g_ascii_strcasecmp (name, "gamma") == 0 || g_ascii_strcasecmp (name, "sqrt") == 0))
     {
       *out_kind = ATS_SCALE_POWER;
       return TRUE;
@@ -299,10 +288,7 @@ ticks_clear (Ticks *ticks)
 }
 
 static void
-colorbar_ticks (const AtsScale *scale,
-                double          height,
-                double          font_size,
-                Ticks          *ticks)
+colorbar_ticks (const AtsScale *scale, double height, double font_size, Ticks *ticks)
 {
   guint  max_ticks = CLAMP ((guint) (height / (font_size * 2.6)), 2, 8);
   double step = 0.0;

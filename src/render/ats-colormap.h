@@ -31,16 +31,11 @@ typedef enum
 #define ATS_COLORMAP_LUT_SIZE 256
 
 const guint32 *ats_colormap_get_lut (AtsColormap cmap);
-guint32        ats_colormap_lookup (AtsColormap cmap,
-                                    double      t);
-void           ats_colormap_set_source (AtsColormap cmap,
-                                        double      t,
-                                        cairo_t    *cr);
+guint32        ats_colormap_lookup (AtsColormap cmap, double t);
+void           ats_colormap_set_source (AtsColormap cmap, double t, cairo_t *cr);
 gboolean       ats_colormap_is_diverging (AtsColormap cmap);
 const char    *ats_colormap_to_string (AtsColormap cmap);
-gboolean       ats_colormap_from_string (const char  *name,
-                                         AtsColormap *out_cmap,
-                                         GError     **error);
+gboolean       ats_colormap_from_string (const char *name, AtsColormap *out_cmap, GError **error);
 
 typedef enum
 {
@@ -58,35 +53,28 @@ typedef struct
   double       log_floor; /* log scale floor; <= 0 means 1e-4 * vmax */
 } AtsScale;
 
-void         ats_scale_init (AtsScale    *scale,
-                             AtsScaleKind kind);
-gboolean     ats_scale_is_auto (const AtsScale *scale);
-void         ats_scale_resolve (AtsScale *scale,
-                                double    data_min,
-                                double    data_max,
-                                gboolean  symmetric);
-double       ats_scale_normalize (const AtsScale *scale,
-                                  double          v);
-double       ats_scale_get_floor (const AtsScale *scale);
-const char  *ats_scale_kind_to_string (AtsScaleKind kind);
-gboolean     ats_scale_kind_from_string (const char   *name,
-                                         AtsScaleKind *out_kind,
-                                         GError      **error);
+void     ats_scale_init (AtsScale *scale, AtsScaleKind kind);
+gboolean ats_scale_is_auto (const AtsScale *scale);
+void     ats_scale_resolve (AtsScale *scale, double data_min, double data_max, gboolean symmetric);
+double   ats_scale_normalize (const AtsScale *scale, double v);
+double   ats_scale_get_floor (const AtsScale *scale);
+const char *ats_scale_kind_to_string (AtsScaleKind kind);
+gboolean    ats_scale_kind_from_string (const char *name, AtsScaleKind *out_kind, GError **error);
 
-void ats_colorbar_draw (cairo_t        *cr,
-                        double          x,
-                        double          y,
-                        double          width,
-                        double          height,
-                        AtsColormap     cmap,
-                        const AtsScale *scale,
-                        const char     *label,
-                        double          font_size);
+void   ats_colorbar_draw (cairo_t        *cr,
+                          double          x,
+                          double          y,
+                          double          width,
+                          double          height,
+                          AtsColormap     cmap,
+                          const AtsScale *scale,
+                          const char     *label,
+                          double          font_size);
 double ats_colorbar_get_width (cairo_t        *cr,
                                double          bar_width,
                                double          height,
                                const AtsScale *scale,
-                                const char     *label,
-                                double          font_size);
+                               const char     *label,
+                               double          font_size);
 
 G_END_DECLS

@@ -23,9 +23,7 @@ static const char *format_names[] = { "auto", "png", "svg", "pdf" };
  * @name: "png", "svg" or "pdf" (case-insensitive)
  */
 gboolean
-ats_export_format_from_string (const char      *name,
-                               AtsExportFormat *out_format,
-                               GError         **error)
+ats_export_format_from_string (const char *name, AtsExportFormat *out_format, GError **error)
 {
   for (guint i = 1; name != NULL && i < G_N_ELEMENTS (format_names); i++)
     if (g_ascii_strcasecmp (name, format_names[i]) == 0)
@@ -44,9 +42,7 @@ ats_export_format_from_string (const char      *name,
  * Picks the format from @path's extension (.png, .svg, .pdf; case-insensitive).
  */
 gboolean
-ats_export_format_from_path (const char      *path,
-                             AtsExportFormat *out_format,
-                             GError         **error)
+ats_export_format_from_path (const char *path, AtsExportFormat *out_format, GError **error)
 {
   const char *dot = path ? strrchr (path, '.') : NULL;
 
@@ -60,18 +56,14 @@ ats_export_format_from_path (const char      *path,
 }
 
 static cairo_status_t
-append_bytes (void                *closure,
-              const unsigned char *data,
-              unsigned int         length)
+append_bytes (void *closure, const unsigned char *data, unsigned int length)
 {
   g_byte_array_append (closure, data, length);
   return CAIRO_STATUS_SUCCESS;
 }
 
 static guint32
-crc32_update (guint32       crc,
-              const guint8 *data,
-              gsize         len)
+crc32_update (guint32 crc, const guint8 *data, gsize len)
 {
   crc = ~crc;
   for (gsize i = 0; i < len; i++)
@@ -84,8 +76,7 @@ crc32_update (guint32       crc,
 }
 
 static void
-put_be32 (GByteArray *out,
-          guint32     v)
+put_be32 (GByteArray *out, guint32 v)
 {
   guint8 b[4] = { v >> 24, v >> 16, v >> 8, v };
 
@@ -94,9 +85,7 @@ put_be32 (GByteArray *out,
 
 /* An iTXt chunk (UTF-8 text, uncompressed). */
 static void
-png_append_itxt (GByteArray *out,
-                 const char *keyword,
-                 const char *text)
+png_append_itxt (GByteArray *out, const char *keyword, const char *text)
 {
   g_autoptr (GByteArray) chunk = g_byte_array_new ();
   static const guint8 zeros[4] = { 0, 0, 0, 0 };
@@ -115,8 +104,7 @@ png_append_itxt (GByteArray *out,
 
 /* Inserts the metadata chunks right after IHDR (signature 8 bytes + IHDR 25 bytes). */
 static GByteArray *
-png_add_metadata (GByteArray              *png,
-                  const AtsExportMetadata *md)
+png_add_metadata (GByteArray *png, const AtsExportMetadata *md)
 {
   GByteArray *out;
   const gsize head = 8 + 25;
@@ -136,8 +124,7 @@ png_add_metadata (GByteArray              *png,
 
 /* Inserts <title> and <desc> as the first children of the root <svg> element. */
 static GByteArray *
-svg_add_metadata (GByteArray              *svg,
-                  const AtsExportMetadata *md)
+svg_add_metadata (GByteArray *svg, const AtsExportMetadata *md)
 {
   GByteArray *out;
   const char *start, *root, *end;
@@ -171,9 +158,7 @@ svg_add_metadata (GByteArray              *svg,
 }
 
 static gboolean
-check_status (cairo_status_t status,
-              const char    *what,
-              GError       **error)
+check_status (cairo_status_t status, const char *what, GError **error)
 {
   if (status == CAIRO_STATUS_SUCCESS)
     return TRUE;
@@ -211,8 +196,8 @@ ats_export_to_bytes (AtsExportFormat          format,
 
   if (!(width > 0 && height > 0) || !isfinite (width) || !isfinite (height))
     {
-      g_set_error (error, ATS_RENDER_ERROR, ATS_RENDER_ERROR_INPUT,
-                   "Invalid figure size %g x %g", width, height);
+      g_set_error (error, ATS_RENDER_ERROR, ATS_RENDER_ERROR_INPUT, "Invalid figure size %g x %g",
+                   width, height);
       return NULL;
     }
 
@@ -338,37 +323,25 @@ ats_export (const char              *path,
 /* ---- figure wrappers ---- */
 
 static void
-draw_heatmap_cb (cairo_t *cr,
-                 double   w,
-                 double   h,
-                 gpointer data)
+draw_heatmap_cb (cairo_t *cr, double w, double h, gpointer data)
 {
   ats_heatmap_draw (data, cr, w, h);
 }
 
 static void
-draw_grid_cb (cairo_t *cr,
-              double   w,
-              double   h,
-              gpointer data)
+draw_grid_cb (cairo_t *cr, double w, double h, gpointer data)
 {
   ats_heatmap_grid_draw (data, cr, w, h);
 }
 
 static void
-draw_plot_cb (cairo_t *cr,
-              double   w,
-              double   h,
-              gpointer data)
+draw_plot_cb (cairo_t *cr, double w, double h, gpointer data)
 {
   ats_plot_draw (data, cr, w, h);
 }
 
 static void
-draw_matrix_cb (cairo_t *cr,
-                double   w,
-                double   h,
-                gpointer data)
+draw_matrix_cb (cairo_t *cr, double w, double h, gpointer data)
 {
   ats_heat_matrix_draw (data, cr, w, h);
 }
@@ -430,6 +403,6 @@ ats_export_heat_matrix (const AtsHeatMatrix     *matrix,
                         const AtsExportMetadata *metadata,
                         GError                 **error)
 {
-  return ats_export (path, format, width, height, dpi, metadata, draw_matrix_cb,
-                     (gpointer) matrix, error);
+  return ats_export (path, format, width, height, dpi, metadata, draw_matrix_cb, (gpointer) matrix,
+                     error);
 }

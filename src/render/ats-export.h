@@ -30,10 +30,7 @@ typedef enum
   ATS_EXPORT_FORMAT_PDF,
 } AtsExportFormat;
 
-typedef void (*AtsDrawFunc) (cairo_t *cr,
-                             double   width,
-                             double   height,
-                             gpointer user_data);
+typedef void (*AtsDrawFunc) (cairo_t *cr, double width, double height, gpointer user_data);
 
 typedef struct
 {
@@ -42,12 +39,10 @@ typedef struct
   const char *software;    /* nullable: default "attnscope <version>" */
 } AtsExportMetadata;
 
-gboolean ats_export_format_from_path (const char      *path,
-                                      AtsExportFormat *out_format,
-                                      GError         **error);
-gboolean ats_export_format_from_string (const char      *name,
-                                        AtsExportFormat *out_format,
-                                        GError         **error);
+gboolean
+ats_export_format_from_path (const char *path, AtsExportFormat *out_format, GError **error);
+gboolean
+ats_export_format_from_string (const char *name, AtsExportFormat *out_format, GError **error);
 gboolean ats_export (const char              *path,
                      AtsExportFormat          format,
                      double                   width,

@@ -16,10 +16,7 @@
  * max pooling, causal masking, the whole map.
  */
 void
-ats_heatmap_init (AtsHeatmap  *heatmap,
-                  const float *data,
-                  int          n_rows,
-                  int          n_cols)
+ats_heatmap_init (AtsHeatmap *heatmap, const float *data, int n_rows, int n_cols)
 {
   g_return_if_fail (heatmap != NULL);
 
@@ -37,9 +34,7 @@ ats_heatmap_init (AtsHeatmap  *heatmap,
 }
 
 static void
-resolve_view (const AtsHeatmap  *hm,
-              const AtsViewRect *in,
-              AtsViewRect       *out)
+resolve_view (const AtsHeatmap *hm, const AtsViewRect *in, AtsViewRect *out)
 {
   AtsViewRect v = in != NULL ? *in : hm->view;
 
@@ -58,8 +53,7 @@ resolve_view (const AtsHeatmap  *hm,
  * Stores the heatmap's view rectangle clamped to the map, with explicit sizes.
  */
 void
-ats_heatmap_get_view (const AtsHeatmap *heatmap,
-                      AtsViewRect      *out_view)
+ats_heatmap_get_view (const AtsHeatmap *heatmap, AtsViewRect *out_view)
 {
   resolve_view (heatmap, NULL, out_view);
 }
@@ -71,9 +65,7 @@ ats_heatmap_get_view (const AtsHeatmap *heatmap,
  * (not only the view, so that zooming keeps the colours); NaN when there is none.
  */
 void
-ats_heatmap_get_data_range (const AtsHeatmap *heatmap,
-                            double           *out_min,
-                            double           *out_max)
+ats_heatmap_get_data_range (const AtsHeatmap *heatmap, double *out_min, double *out_max)
 {
   float lo = INFINITY, hi = -INFINITY;
 
@@ -115,8 +107,7 @@ ats_heatmap_get_data_range (const AtsHeatmap *heatmap,
  * visible data, or [-m, m] for a diverging colormap.
  */
 void
-ats_heatmap_resolve_scale (const AtsHeatmap *heatmap,
-                           AtsScale         *out_scale)
+ats_heatmap_resolve_scale (const AtsHeatmap *heatmap, AtsScale *out_scale)
 {
   double lo = 0.0, hi = 1.0;
 
@@ -131,8 +122,7 @@ ats_heatmap_resolve_scale (const AtsHeatmap *heatmap,
 }
 
 static gboolean
-use_hatch (AtsMaskStyle style,
-           AtsColormap  cmap)
+use_hatch (AtsMaskStyle style, AtsColormap cmap)
 {
   if (style == ATS_MASK_STYLE_AUTO)
     return cmap == ATS_COLORMAP_GREY || ats_colormap_is_diverging (cmap);
@@ -149,8 +139,7 @@ typedef struct
 } PixelRule;
 
 static inline guint32
-pixel_for (const PixelRule *rule,
-           double           v)
+pixel_for (const PixelRule *rule, double v)
 {
   double t;
 
@@ -179,15 +168,15 @@ ats_heatmap_render_image (const AtsHeatmap  *heatmap,
                           int                max_width,
                           int                max_height)
 {
-  AtsViewRect      v;
-  PixelRule        rule;
-  cairo_surface_t *surface;
-  guint8          *pixels;
-  int              stride, out_w, out_h, py = 0;
-  g_autofree int  *colmap = NULL; /* [v.n_cols] */
-  g_autofree int  *rowmap = NULL; /* [v.n_rows] */
-  g_autofree float *acc = NULL;   /* [out_w] */
-  g_autofree guint32 *cnt = NULL; /* [out_w] */
+  AtsViewRect         v;
+  PixelRule           rule;
+  cairo_surface_t    *surface;
+  guint8             *pixels;
+  int                 stride, out_w, out_h, py = 0;
+  g_autofree int     *colmap = NULL; /* [v.n_cols] */
+  g_autofree int     *rowmap = NULL; /* [v.n_rows] */
+  g_autofree float   *acc = NULL;    /* [out_w] */
+  g_autofree guint32 *cnt = NULL;    /* [out_w] */
 
   g_return_val_if_fail (heatmap != NULL && heatmap->data != NULL, NULL);
   g_return_val_if_fail (heatmap->n_rows > 0 && heatmap->n_cols > 0, NULL);
@@ -217,13 +206,13 @@ ats_heatmap_render_image (const AtsHeatmap  *heatmap,
   pixels = cairo_image_surface_get_data (surface);
   stride = cairo_image_surface_get_stride (surface);
 
-#define RESET_ROW()                                                                        \
-  G_STMT_START                                                                             \
-  {                                                                                        \
-    for (int p = 0; p < out_w; p++)                                                        \
-      acc[p] = heatmap->pooling == ATS_POOLING_MAX ? -INFINITY : 0.0f;                     \
-    memset (cnt, 0, sizeof (guint32) * out_w);                                             \
-  }                                                                                        \
+#define RESET_ROW()                                                                                \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    for (int p = 0; p < out_w; p++)                                                                \
+      acc[p] = heatmap->pooling == ATS_POOLING_MAX ? -INFINITY : 0.0f;                             \
+    memset (cnt, 0, sizeof (guint32) * out_w);                                                     \
+  }                                                                                                \
   G_STMT_END
 
   RESET_ROW ();
@@ -344,12 +333,7 @@ ats_heatmap_paint_image (cairo_t         *cr,
 
 /* The masked region (j > i) of view @v drawn into (x, y, w, h), as a path. */
 static void
-masked_region_path (cairo_t           *cr,
-                    const AtsViewRect *v,
-                    double             x,
-                    double             y,
-                    double             w,
-                    double             h)
+masked_region_path (cairo_t *cr, const AtsViewRect *v, double x, double y, double w, double h)
 {
   double sx = w / v->n_cols, sy = h / v->n_rows;
   double right = x + w + 1.0;
@@ -379,12 +363,7 @@ masked_region_path (cairo_t           *cr,
 }
 
 static void
-draw_hatch (cairo_t           *cr,
-            const AtsViewRect *v,
-            double             x,
-            double             y,
-            double             w,
-            double             h)
+draw_hatch (cairo_t *cr, const AtsViewRect *v, double x, double y, double w, double h)
 {
   double spacing = CLAMP (MIN (w, h) / 40.0, 2.0, 8.0);
 
@@ -412,11 +391,7 @@ draw_hatch (cairo_t           *cr,
 /* Rounds a rectangle to whole device pixels (when the transformation has no rotation), so
  * that an image of exactly the device size maps 1:1 and no pooled column gets dropped. */
 static void
-snap_rect (cairo_t *cr,
-           double  *x,
-           double  *y,
-           double  *w,
-           double  *h)
+snap_rect (cairo_t *cr, double *x, double *y, double *w, double *h)
 {
   double x0 = *x, y0 = *y, x1 = *x + *w, y1 = *y + *h;
 
@@ -438,11 +413,7 @@ snap_rect (cairo_t *cr,
 }
 
 static void
-image_size_for (cairo_t *cr,
-                double   w,
-                double   h,
-                int     *pw,
-                int     *ph)
+image_size_for (cairo_t *cr, double w, double h, int *pw, int *ph)
 {
   double s = _ats_image_scale_for (cr);
 
@@ -484,26 +455,23 @@ ats_heatmap_draw_map (const AtsHeatmap *heatmap,
 
 typedef struct
 {
-  double fs;          /* base font size */
-  double margin;
-  double title_bottom;
-  double footer_h;
-  double legend_h;
-  double label_fs;    /* tick / token label font size */
-  gboolean tokens;    /* token labels (else numeric index ticks) */
-  double ylab_w;      /* width of row labels */
-  double xlab_h;      /* height of (rotated) column labels */
-  double axis_title;  /* room for an axis title */
-  double cb_bar;
-  double cb_w;
-  double px, py, pw, ph; /* plot rectangle */
+  double   fs; /* base font size */
+  double   margin;
+  double   title_bottom;
+  double   footer_h;
+  double   legend_h;
+  double   label_fs;   /* tick / token label font size */
+  gboolean tokens;     /* token labels (else numeric index ticks) */
+  double   ylab_w;     /* width of row labels */
+  double   xlab_h;     /* height of (rotated) column labels */
+  double   axis_title; /* room for an axis title */
+  double   cb_bar;
+  double   cb_w;
+  double   px, py, pw, ph; /* plot rectangle */
 } Layout;
 
 static double
-max_label_width (cairo_t    *cr,
-                 char      **labels,
-                 int         n,
-                 double      font_size)
+max_label_width (cairo_t *cr, char **labels, int n, double font_size)
 {
   double w = 0.0;
 
@@ -525,13 +493,14 @@ layout_heatmap (const AtsHeatmap  *hm,
                 double             H,
                 Layout            *L)
 {
-  double aspect = CLAMP ((double) v->n_cols / v->n_rows, 0.25, 4.0);
-  double gap, avail_w, avail_h, min_label_fs;
+  double   aspect = CLAMP ((double) v->n_cols / v->n_rows, 0.25, 4.0);
+  double   gap, avail_w, avail_h, min_label_fs;
   gboolean has_legend;
 
   L->fs = _ats_base_font_size (W, H);
   L->margin = L->fs * 0.9;
-  L->title_bottom = (hm->title && *hm->title) ? L->margin + L->fs * 1.15 * 1.5 + L->fs * 0.2 : L->margin;
+  L->title_bottom =
+      (hm->title && *hm->title) ? L->margin + L->fs * 1.15 * 1.5 + L->fs * 0.2 : L->margin;
   L->footer_h = _ats_footer_height (footer, L->fs * 0.72);
   has_legend = (hm->causal && v->col0 + v->n_cols - 1 > v->row0) || hm->mark_zeros;
   L->legend_h = has_legend ? L->fs * 1.4 : 0.0;
@@ -553,7 +522,8 @@ layout_heatmap (const AtsHeatmap  *hm,
         }
       else
         {
-          g_autofree char *big = g_strdup_printf ("%d", MAX (v->row0 + v->n_rows, v->col0 + v->n_cols));
+          g_autofree char *big =
+              g_strdup_printf ("%d", MAX (v->row0 + v->n_rows, v->col0 + v->n_cols));
 
           _ats_set_font (cr, L->label_fs, FALSE);
           L->ylab_w = _ats_text_width (cr, big) + L->fs * 0.3;
@@ -562,7 +532,9 @@ layout_heatmap (const AtsHeatmap  *hm,
 
       avail_h = H - L->title_bottom - L->footer_h - L->legend_h - L->margin - L->xlab_h - gap -
                 L->axis_title;
-      L->cb_w = ats_colorbar_get_width (cr, L->cb_bar, MAX (avail_h, 10.0), scale, hm->colorbar_label ? hm->colorbar_label : "attention weight", L->fs * 0.8);
+      L->cb_w = ats_colorbar_get_width (
+          cr, L->cb_bar, MAX (avail_h, 10.0), scale,
+          hm->colorbar_label ? hm->colorbar_label : "attention weight", L->fs * 0.8);
       avail_w = W - 2.0 * L->margin - L->axis_title - L->ylab_w - gap - L->fs * 1.2 - L->cb_w;
       avail_w = MAX (avail_w, 10.0);
       avail_h = MAX (avail_h, 10.0);
@@ -593,9 +565,7 @@ layout_heatmap (const AtsHeatmap  *hm,
 }
 
 static char **
-make_labels (const char *const *labels,
-             int                first,
-             int                n)
+make_labels (const char *const *labels, int first, int n)
 {
   char **out;
 
@@ -643,7 +613,8 @@ draw_legend_item (cairo_t    *cr,
   cairo_stroke (cr);
   _ats_set_font (cr, fs * 0.8, FALSE);
   _ats_set_rgb (cr, _ATS_TEXT_RGB);
-  _ats_draw_text (cr, text, x + s + fs * 0.4, y + s / 2.0, _ATS_ALIGN_START, _ATS_ALIGN_CENTER, 0.0);
+  _ats_draw_text (cr, text, x + s + fs * 0.4, y + s / 2.0, _ATS_ALIGN_START, _ATS_ALIGN_CENTER,
+                  0.0);
   *out_end = x + s + fs * 0.4 + _ats_text_width (cr, text) + fs * 1.5;
 }
 
@@ -692,10 +663,7 @@ draw_numeric_ticks (cairo_t *cr,
 }
 
 static char *
-pooling_note (const AtsHeatmap  *hm,
-              const AtsViewRect *v,
-              int                pw,
-              int                ph)
+pooling_note (const AtsHeatmap *hm, const AtsViewRect *v, int pw, int ph)
 {
   static const char *names[] = { "max", "mean", "max-|x|" };
   g_autofree char   *range = NULL;
@@ -703,11 +671,11 @@ pooling_note (const AtsHeatmap  *hm,
   if (!hm->show_pooling || (v->n_cols <= pw && v->n_rows <= ph))
     return NULL;
   if (v->n_rows != hm->n_rows || v->n_cols != hm->n_cols)
-    range = g_strdup_printf (" (rows %d–%d, cols %d–%d)", v->row0, v->row0 + v->n_rows - 1,
-                             v->col0, v->col0 + v->n_cols - 1);
-  return g_strdup_printf ("display: %d × %d cells%s shown at %d × %d px by %s pooling",
-                          v->n_rows, v->n_cols, range ? range : "", MIN (ph, v->n_rows),
-                          MIN (pw, v->n_cols), names[CLAMP ((int) hm->pooling, 0, 2)]);
+    range = g_strdup_printf (" (rows %d–%d, cols %d–%d)", v->row0, v->row0 + v->n_rows - 1, v->col0,
+                             v->col0 + v->n_cols - 1);
+  return g_strdup_printf ("display: %d × %d cells%s shown at %d × %d px by %s pooling", v->n_rows,
+                          v->n_cols, range ? range : "", MIN (ph, v->n_rows), MIN (pw, v->n_cols),
+                          names[CLAMP ((int) hm->pooling, 0, 2)]);
 }
 
 typedef struct
@@ -729,8 +697,7 @@ figure_clear (Figure *f)
 }
 
 static char *
-footer_with_note (const AtsHeatmap *hm,
-                  const char       *note)
+footer_with_note (const AtsHeatmap *hm, const char *note)
 {
   if (note == NULL)
     return g_strdup (hm->footer);
@@ -741,11 +708,7 @@ footer_with_note (const AtsHeatmap *hm,
 
 /* The whole layout of the one-head figure; the plot rectangle is snapped to device pixels. */
 static void
-figure_layout (const AtsHeatmap *hm,
-               cairo_t          *cr,
-               double            W,
-               double            H,
-               Figure           *f)
+figure_layout (const AtsHeatmap *hm, cairo_t *cr, double W, double H, Figure *f)
 {
   const char *const *col_src;
   int                pw_px, ph_px;
@@ -826,10 +789,7 @@ ats_heatmap_get_plot_rect (const AtsHeatmap *heatmap,
  * (with a line stating the downsampling when the map is pooled).
  */
 void
-ats_heatmap_draw (const AtsHeatmap *heatmap,
-                  cairo_t          *cr,
-                  double            W,
-                  double            H)
+ats_heatmap_draw (const AtsHeatmap *heatmap, cairo_t *cr, double W, double H)
 {
   const AtsHeatmap *hm = heatmap;
   Figure            f;
@@ -881,8 +841,8 @@ ats_heatmap_draw (const AtsHeatmap *heatmap,
         _ats_draw_text (cr, rlab[r], L.px - gap * 0.6, L.py + (r + 0.5) * ch, _ATS_ALIGN_END,
                         _ATS_ALIGN_CENTER, 0.0);
       for (int c = 0; c < v.n_cols; c++)
-        _ats_draw_text (cr, clab[c], L.px + (c + 0.5) * cw, L.py + L.ph + gap * 0.6,
-                        _ATS_ALIGN_END, _ATS_ALIGN_CENTER, -G_PI / 2.0);
+        _ats_draw_text (cr, clab[c], L.px + (c + 0.5) * cw, L.py + L.ph + gap * 0.6, _ATS_ALIGN_END,
+                        _ATS_ALIGN_CENTER, -G_PI / 2.0);
     }
   else
     {
@@ -893,8 +853,8 @@ ats_heatmap_draw (const AtsHeatmap *heatmap,
   _ats_set_font (cr, L.fs * 0.9, FALSE);
   _ats_set_rgb (cr, _ATS_TEXT_RGB);
   _ats_draw_text (cr, hm->y_label ? hm->y_label : "query position i",
-                  L.px - gap - L.ylab_w - L.axis_title * 0.35, L.py + L.ph / 2.0,
-                  _ATS_ALIGN_CENTER, _ATS_ALIGN_END, -G_PI / 2.0);
+                  L.px - gap - L.ylab_w - L.axis_title * 0.35, L.py + L.ph / 2.0, _ATS_ALIGN_CENTER,
+                  _ATS_ALIGN_END, -G_PI / 2.0);
   _ats_draw_text (cr, hm->x_label ? hm->x_label : "key position j", L.px + L.pw / 2.0,
                   L.py + L.ph + gap + L.xlab_h + L.axis_title * 0.15, _ATS_ALIGN_CENTER,
                   _ATS_ALIGN_START, 0.0);
@@ -924,10 +884,7 @@ ats_heatmap_draw (const AtsHeatmap *heatmap,
 /* ---- grids ---- */
 
 static void
-grid_init_common (AtsHeatmapGrid     *grid,
-                  const float *const *maps,
-                  int                 n_maps,
-                  int                 T)
+grid_init_common (AtsHeatmapGrid *grid, const float *const *maps, int n_maps, int T)
 {
   memset (grid, 0, sizeof *grid);
   grid->maps = maps;
@@ -947,10 +904,7 @@ grid_init_common (AtsHeatmapGrid     *grid,
  * A grid of all heads of one layer, about square, each captioned "head h".
  */
 void
-ats_heatmap_grid_init_layer (AtsHeatmapGrid     *grid,
-                             const float *const *heads,
-                             int                 n_heads,
-                             int                 T)
+ats_heatmap_grid_init_layer (AtsHeatmapGrid *grid, const float *const *heads, int n_heads, int T)
 {
   grid_init_common (grid, heads, n_heads, T);
   grid->cell_label_format = "head %d";
@@ -976,9 +930,7 @@ ats_heatmap_grid_init_overview (AtsHeatmapGrid     *grid,
 }
 
 static char *
-grid_label (const char *const *labels,
-            const char        *format,
-            int                k)
+grid_label (const char *const *labels, const char *format, int k)
 {
   if (labels != NULL)
     return _ats_label_sanitize (labels[k], 24);
@@ -994,10 +946,9 @@ grid_label (const char *const *labels,
 
 /* Resolved shared scale of a grid: automatic range over the visible cells of all maps. */
 static void
-grid_resolve_scale (const AtsHeatmapGrid *grid,
-                    AtsScale             *out)
+grid_resolve_scale (const AtsHeatmapGrid *grid, AtsScale *out)
 {
-  double lo = INFINITY, hi = -INFINITY;
+  double   lo = INFINITY, hi = -INFINITY;
   gboolean diverging = ats_colormap_is_diverging (grid->colormap);
 
   *out = grid->scale;
@@ -1033,17 +984,14 @@ grid_resolve_scale (const AtsHeatmapGrid *grid,
  * colorbar is in data units; with @per_map_range it shows each map's normalised position.
  */
 void
-ats_heatmap_grid_draw (const AtsHeatmapGrid *grid,
-                       cairo_t              *cr,
-                       double                W,
-                       double                H)
+ats_heatmap_grid_draw (const AtsHeatmapGrid *grid, cairo_t *cr, double W, double H)
 {
-  AtsScale shared, bar_scale;
-  double   fs, margin, title_bottom, footer_h, gap, hdr_fs, cap_fs, cap_h = 0.0;
-  double   rowhdr_w = 0.0, colhdr_h = 0.0, cb_bar, cb_w, avail_w, avail_h, side = 0.0;
-  double   grid_w, grid_h, x0, y0, line_w;
-  int      nc, nr;
-  gboolean row_hdr, col_hdr, caps;
+  AtsScale    shared, bar_scale;
+  double      fs, margin, title_bottom, footer_h, gap, hdr_fs, cap_fs, cap_h = 0.0;
+  double      rowhdr_w = 0.0, colhdr_h = 0.0, cb_bar, cb_w, avail_w, avail_h, side = 0.0;
+  double      grid_w, grid_h, x0, y0, line_w;
+  int         nc, nr;
+  gboolean    row_hdr, col_hdr, caps;
   const char *cb_label;
 
   g_return_if_fail (grid != NULL && cr != NULL);
@@ -1104,7 +1052,8 @@ ats_heatmap_grid_draw (const AtsHeatmapGrid *grid,
       colhdr_h = col_hdr ? hdr_fs * 1.5 : 0.0;
       cap_h = caps ? cap_fs * 1.4 : 0.0;
       avail_h = H - title_bottom - footer_h - margin - colhdr_h;
-      cb_w = ats_colorbar_get_width (cr, cb_bar, MAX (avail_h, 10.0), &bar_scale, cb_label, fs * 0.8);
+      cb_w =
+          ats_colorbar_get_width (cr, cb_bar, MAX (avail_h, 10.0), &bar_scale, cb_label, fs * 0.8);
       avail_w = W - 2.0 * margin - rowhdr_w - fs * 1.2 - cb_w;
       side = MIN ((avail_w - (nc - 1) * gap) / nc, (avail_h - (nr - 1) * gap) / nr - cap_h);
       side = MAX (side, 2.0);

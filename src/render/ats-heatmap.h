@@ -66,23 +66,16 @@ typedef struct
   AtsPooling         pooling;        /* default max */
   gboolean           causal;         /* default TRUE: j > i drawn as not visible */
   AtsMaskStyle       mask_style;
-  gboolean           mark_zeros;      /* visible exact zeros in zero_rgb (Elastic-Softmax) */
-  guint32            zero_rgb;        /* default white */
-  gboolean           show_pooling;    /* default TRUE: footer line stating the downsampling */
-  AtsViewRect        view;            /* default all zero: the whole map */
+  gboolean           mark_zeros;   /* visible exact zeros in zero_rgb (Elastic-Softmax) */
+  guint32            zero_rgb;     /* default white */
+  gboolean           show_pooling; /* default TRUE: footer line stating the downsampling */
+  AtsViewRect        view;         /* default all zero: the whole map */
 } AtsHeatmap;
 
-void             ats_heatmap_init (AtsHeatmap  *heatmap,
-                                   const float *data,
-                                   int          n_rows,
-                                   int          n_cols);
-void             ats_heatmap_get_view (const AtsHeatmap *heatmap,
-                                       AtsViewRect      *out_view);
-void             ats_heatmap_get_data_range (const AtsHeatmap *heatmap,
-                                             double           *out_min,
-                                             double           *out_max);
-void             ats_heatmap_resolve_scale (const AtsHeatmap *heatmap,
-                                            AtsScale         *out_scale);
+void ats_heatmap_init (AtsHeatmap *heatmap, const float *data, int n_rows, int n_cols);
+void ats_heatmap_get_view (const AtsHeatmap *heatmap, AtsViewRect *out_view);
+void ats_heatmap_get_data_range (const AtsHeatmap *heatmap, double *out_min, double *out_max);
+void ats_heatmap_resolve_scale (const AtsHeatmap *heatmap, AtsScale *out_scale);
 cairo_surface_t *ats_heatmap_render_image (const AtsHeatmap  *heatmap,
                                            const AtsScale    *scale,
                                            const AtsViewRect *view,
@@ -109,10 +102,7 @@ void             ats_heatmap_get_plot_rect (const AtsHeatmap *heatmap,
                                             double           *out_y,
                                             double           *out_width,
                                             double           *out_height);
-void             ats_heatmap_draw (const AtsHeatmap *heatmap,
-                                   cairo_t          *cr,
-                                   double            width,
-                                   double            height);
+void ats_heatmap_draw (const AtsHeatmap *heatmap, cairo_t *cr, double width, double height);
 
 typedef struct
 {
@@ -130,25 +120,20 @@ typedef struct
   const char         *footer;
   const char         *colorbar_label;
   AtsColormap         colormap;
-  AtsScale            scale; /* shared by all cells (automatic: over all maps) */
+  AtsScale            scale;         /* shared by all cells (automatic: over all maps) */
   gboolean            per_map_range; /* each map scaled to its own range instead */
   AtsPooling          pooling;
   gboolean            causal;
   AtsMaskStyle        mask_style;
 } AtsHeatmapGrid;
 
-void ats_heatmap_grid_init_layer (AtsHeatmapGrid     *grid,
-                                  const float *const *heads,
-                                  int                 n_heads,
-                                  int                 T);
+void
+ats_heatmap_grid_init_layer (AtsHeatmapGrid *grid, const float *const *heads, int n_heads, int T);
 void ats_heatmap_grid_init_overview (AtsHeatmapGrid     *grid,
                                      const float *const *maps,
                                      int                 n_layers,
                                      int                 n_heads,
                                      int                 T);
-void ats_heatmap_grid_draw (const AtsHeatmapGrid *grid,
-                            cairo_t              *cr,
-                            double                width,
-                            double                height);
+void ats_heatmap_grid_draw (const AtsHeatmapGrid *grid, cairo_t *cr, double width, double height);
 
 G_END_DECLS

@@ -76,8 +76,7 @@ ats_plot_new (AtsPlotKind kind)
  * Returns: (transfer full): a line plot with x = "layer" on integer ticks
  */
 AtsPlot *
-ats_plot_new_per_layer (const char *title,
-                        const char *y_label)
+ats_plot_new_per_layer (const char *title, const char *y_label)
 {
   AtsPlot *plot = ats_plot_new (ATS_PLOT_LINES);
 
@@ -102,12 +101,12 @@ ats_plot_free (AtsPlot *plot)
   g_free (plot);
 }
 
-#define SETTER_STR(field)                                                                  \
-  void ats_plot_set_##field (AtsPlot *plot, const char *value)                            \
-  {                                                                                        \
-    g_return_if_fail (plot != NULL);                                                       \
-    g_free (plot->field);                                                                  \
-    plot->field = g_strdup (value);                                                        \
+#define SETTER_STR(field)                                                                          \
+  void ats_plot_set_##field (AtsPlot *plot, const char *value)                                     \
+  {                                                                                                \
+    g_return_if_fail (plot != NULL);                                                               \
+    g_free (plot->field);                                                                          \
+    plot->field = g_strdup (value);                                                                \
   }
 
 SETTER_STR (title)
@@ -117,15 +116,13 @@ SETTER_STR (y_label)
 #undef SETTER_STR
 
 void
-ats_plot_set_log_x (AtsPlot *plot,
-                    gboolean log_x)
+ats_plot_set_log_x (AtsPlot *plot, gboolean log_x)
 {
   plot->log_x = log_x;
 }
 
 void
-ats_plot_set_log_y (AtsPlot *plot,
-                    gboolean log_y)
+ats_plot_set_log_y (AtsPlot *plot, gboolean log_y)
 {
   plot->log_y = log_y;
 }
@@ -136,8 +133,7 @@ ats_plot_set_log_y (AtsPlot *plot,
  * Puts x ticks on integers only (layers, heads).
  */
 void
-ats_plot_set_x_integer (AtsPlot *plot,
-                        gboolean integer)
+ats_plot_set_x_integer (AtsPlot *plot, gboolean integer)
 {
   plot->x_integer = integer;
 }
@@ -148,18 +144,14 @@ ats_plot_set_x_integer (AtsPlot *plot,
  * Fixes the x range; NaN for either end keeps it automatic.
  */
 void
-ats_plot_set_x_range (AtsPlot *plot,
-                      double   x_min,
-                      double   x_max)
+ats_plot_set_x_range (AtsPlot *plot, double x_min, double x_max)
 {
   plot->x_min = x_min;
   plot->x_max = x_max;
 }
 
 void
-ats_plot_set_y_range (AtsPlot *plot,
-                      double   y_min,
-                      double   y_max)
+ats_plot_set_y_range (AtsPlot *plot, double y_min, double y_max)
 {
   plot->y_min = y_min;
   plot->y_max = y_max;
@@ -170,9 +162,7 @@ ats_plot_set_y_range (AtsPlot *plot,
  * @labels: [n_labels] x labels of a bar plot (copied)
  */
 void
-ats_plot_set_categories (AtsPlot           *plot,
-                         const char *const *labels,
-                         guint              n_labels)
+ats_plot_set_categories (AtsPlot *plot, const char *const *labels, guint n_labels)
 {
   g_ptr_array_set_size (plot->categories, 0);
   for (guint i = 0; i < n_labels; i++)
@@ -190,11 +180,7 @@ ats_plot_set_categories (AtsPlot           *plot,
  * Returns: the series index
  */
 guint
-ats_plot_add_series (AtsPlot      *plot,
-                     const char   *name,
-                     const double *x,
-                     const double *y,
-                     guint         n)
+ats_plot_add_series (AtsPlot *plot, const char *name, const double *x, const double *y, guint n)
 {
   Series *s = g_new0 (Series, 1);
 
@@ -217,14 +203,10 @@ ats_plot_add_series (AtsPlot      *plot,
  * As ats_plot_add_series() for float arrays (the diagnostics' type).
  */
 guint
-ats_plot_add_series_float (AtsPlot     *plot,
-                           const char  *name,
-                           const float *x,
-                           const float *y,
-                           guint        n)
+ats_plot_add_series_float (AtsPlot *plot, const char *name, const float *x, const float *y, guint n)
 {
   g_autofree double *dx = x ? g_new (double, MAX (n, 1)) : NULL; /* [n] */
-  g_autofree double *dy = g_new (double, MAX (n, 1));           /* [n] */
+  g_autofree double *dy = g_new (double, MAX (n, 1));            /* [n] */
 
   for (guint i = 0; i < n; i++)
     {
@@ -241,9 +223,7 @@ ats_plot_add_series_float (AtsPlot     *plot,
  *   (bars)
  */
 void
-ats_plot_set_series_error (AtsPlot      *plot,
-                           guint         series,
-                           const double *err)
+ats_plot_set_series_error (AtsPlot *plot, guint series, const double *err)
 {
   Series *s;
 
@@ -283,8 +263,7 @@ typedef struct
 } Axis;
 
 static double
-axis_map (const Axis *a,
-          double      v)
+axis_map (const Axis *a, double v)
 {
   double t = a->log ? (log10 (v) - log10 (a->lo)) / (log10 (a->hi) - log10 (a->lo))
                     : (v - a->lo) / (a->hi - a->lo);
@@ -301,9 +280,7 @@ axis_clear (Axis *a)
 }
 
 static void
-axis_make_ticks (Axis    *a,
-                 guint    max_ticks,
-                 gboolean integer)
+axis_make_ticks (Axis *a, guint max_ticks, gboolean integer)
 {
   double step = 0.0;
 
@@ -384,11 +361,7 @@ axis_range (Axis    *a,
 }
 
 static void
-draw_marker (cairo_t *cr,
-             guint    kind,
-             double   x,
-             double   y,
-             double   r)
+draw_marker (cairo_t *cr, guint kind, double x, double y, double r)
 {
   switch (kind % 5)
     {
@@ -423,9 +396,7 @@ draw_marker (cairo_t *cr,
 }
 
 static gboolean
-usable (const AtsPlot *plot,
-        double         x,
-        double         y)
+usable (const AtsPlot *plot, double x, double y)
 {
   if (!isfinite (y) || (plot->kind == ATS_PLOT_LINES && !isfinite (x)))
     return FALSE;
@@ -444,10 +415,7 @@ usable (const AtsPlot *plot,
  * whiskers), a legend on the right when a series has a name, footer.
  */
 void
-ats_plot_draw (AtsPlot *plot,
-               cairo_t *cr,
-               double   W,
-               double   H)
+ats_plot_draw (AtsPlot *plot, cairo_t *cr, double W, double H)
 {
   Axis     ax = { 0 }, ay = { 0 };
   double   fs, margin, title_bottom, footer_h, tick_len, tick_fs, legend_w = 0.0, ylab_w = 0.0;
@@ -554,9 +522,10 @@ ats_plot_draw (AtsPlot *plot,
 
       for (guint i = 0; i < n_cat; i++)
         {
-          g_autofree char *t = i < plot->categories->len
-                                 ? _ats_label_sanitize (g_ptr_array_index (plot->categories, i), 16)
-                                 : g_strdup_printf ("%u", i);
+          g_autofree char *t =
+              i < plot->categories->len
+                  ? _ats_label_sanitize (g_ptr_array_index (plot->categories, i), 16)
+                  : g_strdup_printf ("%u", i);
 
           widest = MAX (widest, _ats_text_width (cr, t));
         }
@@ -610,7 +579,8 @@ ats_plot_draw (AtsPlot *plot,
     {
       Series *s = g_ptr_array_index (plot->series, k);
       guint32 rgb = ats_plot_get_series_color (k);
-      double  r = ((rgb >> 16) & 0xff) / 255.0, g = ((rgb >> 8) & 0xff) / 255.0, b = (rgb & 0xff) / 255.0;
+      double  r = ((rgb >> 16) & 0xff) / 255.0, g = ((rgb >> 8) & 0xff) / 255.0,
+             b = (rgb & 0xff) / 255.0;
 
       if (bars)
         {
@@ -743,9 +713,10 @@ ats_plot_draw (AtsPlot *plot,
       for (guint i = 0; i < n_cat; i++)
         {
           double           x = axis_map (&ax, i);
-          g_autofree char *t = i < plot->categories->len
-                                 ? _ats_label_sanitize (g_ptr_array_index (plot->categories, i), 16)
-                                 : g_strdup_printf ("%u", i);
+          g_autofree char *t =
+              i < plot->categories->len
+                  ? _ats_label_sanitize (g_ptr_array_index (plot->categories, i), 16)
+                  : g_strdup_printf ("%u", i);
 
           _ats_set_rgb (cr, _ATS_TEXT_RGB);
           if (rotate_cats)
@@ -831,10 +802,7 @@ ats_plot_draw (AtsPlot *plot,
  * Sets the defaults: viridis, linear automatic scale, no annotations, "%.2f".
  */
 void
-ats_heat_matrix_init (AtsHeatMatrix *matrix,
-                      const float   *values,
-                      int            n_rows,
-                      int            n_cols)
+ats_heat_matrix_init (AtsHeatMatrix *matrix, const float *values, int n_rows, int n_cols)
 {
   memset (matrix, 0, sizeof *matrix);
   matrix->values = values;
@@ -852,8 +820,7 @@ ats_heat_matrix_init (AtsHeatMatrix *matrix,
  * values (symmetric for a diverging colormap).
  */
 void
-ats_heat_matrix_resolve_scale (const AtsHeatMatrix *matrix,
-                               AtsScale            *out_scale)
+ats_heat_matrix_resolve_scale (const AtsHeatMatrix *matrix, AtsScale *out_scale)
 {
   double lo = INFINITY, hi = -INFINITY;
 
@@ -868,15 +835,13 @@ ats_heat_matrix_resolve_scale (const AtsHeatMatrix *matrix,
 }
 
 static char *
-matrix_label (const char *const *labels,
-              int                k)
+matrix_label (const char *const *labels, int k)
 {
   return labels ? _ats_label_sanitize (labels[k], 20) : g_strdup_printf ("%d", k);
 }
 
 static char *
-format_value (const char *format,
-              double      v)
+format_value (const char *format, double v)
 {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
@@ -892,15 +857,12 @@ format_value (const char *format,
  * optional value annotations, colorbar, footer.
  */
 void
-ats_heat_matrix_draw (const AtsHeatMatrix *matrix,
-                      cairo_t             *cr,
-                      double               W,
-                      double               H)
+ats_heat_matrix_draw (const AtsHeatMatrix *matrix, cairo_t *cr, double W, double H)
 {
   const AtsHeatMatrix *m = matrix;
   AtsScale             scale;
-  double fs, margin, title_bottom, footer_h, lab_fs, rowlab_w = 0.0, collab_w = 0.0, collab_h;
-  double cb_bar, cb_w, avail_w, avail_h, cw, ch, gw, gh, px, py, gap, row_title_w, col_title_h;
+  double   fs, margin, title_bottom, footer_h, lab_fs, rowlab_w = 0.0, collab_w = 0.0, collab_h;
+  double   cb_bar, cb_w, avail_w, avail_h, cw, ch, gw, gh, px, py, gap, row_title_w, col_title_h;
   gboolean rotate = FALSE;
   cairo_surface_t *img;
   guint32         *pixels;
@@ -968,7 +930,8 @@ ats_heat_matrix_draw (const AtsHeatMatrix *matrix,
   gw = cw * m->n_cols;
   gh = ch * m->n_rows;
   px = MAX (margin + row_title_w + rowlab_w + gap,
-            (W - (row_title_w + rowlab_w + gap + gw + fs * 1.2 + cb_w)) / 2.0 + row_title_w + rowlab_w + gap);
+            (W - (row_title_w + rowlab_w + gap + gw + fs * 1.2 + cb_w)) / 2.0 + row_title_w +
+                rowlab_w + gap);
   py = title_bottom + fs * 0.3;
 
   _ats_draw_title (cr, m->title, W, margin, fs * 1.15);
@@ -985,8 +948,8 @@ ats_heat_matrix_draw (const AtsHeatMatrix *matrix,
         double v = m->values[(gsize) r * m->n_cols + c];
 
         pixels[r * stride + c] =
-          0xff000000 | (isfinite (v) ? lut[(int) (ats_scale_normalize (&scale, v) * 255.0 + 0.5)]
-                                     : ATS_HEATMAP_MASKED_RGB);
+            0xff000000 | (isfinite (v) ? lut[(int) (ats_scale_normalize (&scale, v) * 255.0 + 0.5)]
+                                       : ATS_HEATMAP_MASKED_RGB);
       }
   cairo_surface_mark_dirty (img);
   ats_heatmap_paint_image (cr, img, px, py, gw, gh);
@@ -1030,7 +993,8 @@ ats_heat_matrix_draw (const AtsHeatMatrix *matrix,
             if (_ats_text_width (cr, t) > cw * 0.92 || afs < 5.0)
               continue;
             rgb = lut[(int) (ats_scale_normalize (&scale, v) * 255.0 + 0.5)];
-            lum = 0.2126 * ((rgb >> 16) & 0xff) + 0.7152 * ((rgb >> 8) & 0xff) + 0.0722 * (rgb & 0xff);
+            lum = 0.2126 * ((rgb >> 16) & 0xff) + 0.7152 * ((rgb >> 8) & 0xff) +
+                  0.0722 * (rgb & 0xff);
             _ats_set_rgb (cr, lum > 140 ? 0x000000 : 0xffffff);
             _ats_draw_text (cr, t, px + (c + 0.5) * cw, py + (r + 0.5) * ch, _ATS_ALIGN_CENTER,
                             _ATS_ALIGN_CENTER, 0.0);

@@ -28,51 +28,29 @@ typedef enum
 typedef struct _AtsPlot AtsPlot;
 
 AtsPlot *ats_plot_new (AtsPlotKind kind);
-AtsPlot *ats_plot_new_per_layer (const char *title,
-                                 const char *y_label);
+AtsPlot *ats_plot_new_per_layer (const char *title, const char *y_label);
 void     ats_plot_free (AtsPlot *plot);
-void     ats_plot_set_title (AtsPlot    *plot,
-                             const char *title);
-void     ats_plot_set_footer (AtsPlot    *plot,
-                              const char *footer);
-void     ats_plot_set_x_label (AtsPlot    *plot,
-                               const char *label);
-void     ats_plot_set_y_label (AtsPlot    *plot,
-                               const char *label);
-void     ats_plot_set_log_x (AtsPlot *plot,
-                             gboolean log_x);
-void     ats_plot_set_log_y (AtsPlot *plot,
-                             gboolean log_y);
-void     ats_plot_set_x_integer (AtsPlot *plot,
-                                 gboolean integer);
-void     ats_plot_set_x_range (AtsPlot *plot,
-                               double   x_min,
-                               double   x_max);
-void     ats_plot_set_y_range (AtsPlot *plot,
-                               double   y_min,
-                               double   y_max);
-void     ats_plot_set_categories (AtsPlot           *plot,
-                                  const char *const *labels,
-                                  guint              n_labels);
-guint    ats_plot_add_series (AtsPlot      *plot,
-                              const char   *name,
-                              const double *x,
-                              const double *y,
-                              guint         n);
-guint    ats_plot_add_series_float (AtsPlot     *plot,
-                                    const char  *name,
-                                    const float *x,
-                                    const float *y,
-                                    guint        n);
-void     ats_plot_set_series_error (AtsPlot      *plot,
-                                    guint         series,
-                                    const double *err);
-guint    ats_plot_get_n_series (AtsPlot *plot);
-guint32  ats_plot_get_series_color (guint series);
-void     ats_plot_draw (AtsPlot *plot,
-                        cairo_t *cr,
-                        double   width,
-                        double   height);
+void     ats_plot_set_title (AtsPlot *plot, const char *title);
+void     ats_plot_set_footer (AtsPlot *plot, const char *footer);
+void     ats_plot_set_x_label (AtsPlot *plot, const char *label);
+void     ats_plot_set_y_label (AtsPlot *plot, const char *label);
+void     ats_plot_set_log_x (AtsPlot *plot, gboolean log_x);
+void     ats_plot_set_log_y (AtsPlot *plot, gboolean log_y);
+void     ats_plot_set_x_integer (AtsPlot *plot, gboolean integer);
+void     ats_plot_set_x_range (AtsPlot *plot, double x_min, double x_max);
+void     ats_plot_set_y_range (AtsPlot *plot, double y_min, double y_max);
+void     ats_plot_set_categories (AtsPlot *plot, const char *const *labels, guint n_labels);
+guint
+ats_plot_add_series (AtsPlot *plot, const char *name, const double *x, const double *y, guint n);
+guint   ats_plot_add_series_float (AtsPlot     *plot,
+                                   const char  *name,
+                                   const float *x,
+                                   const float *y,
+                                   guint        n);
+void    ats_plot_set_series_error (AtsPlot *plot, guint series, const double *err);
+guint   ats_plot_get_n_series (AtsPlot *plot);
+guint32 ats_plot_get_series_color (guint series);
+void    ats_plot_draw (AtsPlot *plot, cairo_t *cr, double width, double height);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtsPlot, ats_plot_free)
 
@@ -88,21 +66,14 @@ typedef struct
   const char        *title;
   const char        *footer;
   const char        *colorbar_label;
-  AtsColormap        colormap;  /* default viridis */
-  AtsScale           scale;     /* default linear, automatic [min, max] (symmetric if diverging) */
-  gboolean           annotate;  /* print each value in its cell when it fits */
+  AtsColormap        colormap; /* default viridis */
+  AtsScale           scale;    /* default linear, automatic [min, max] (symmetric if diverging) */
+  gboolean           annotate; /* print each value in its cell when it fits */
   const char        *value_format; /* printf for annotations, default "%.2f" */
 } AtsHeatMatrix;
 
-void ats_heat_matrix_init (AtsHeatMatrix *matrix,
-                           const float   *values,
-                           int            n_rows,
-                           int            n_cols);
-void ats_heat_matrix_resolve_scale (const AtsHeatMatrix *matrix,
-                                    AtsScale            *out_scale);
-void ats_heat_matrix_draw (const AtsHeatMatrix *matrix,
-                           cairo_t             *cr,
-                           double               width,
-                           double               height);
+void ats_heat_matrix_init (AtsHeatMatrix *matrix, const float *values, int n_rows, int n_cols);
+void ats_heat_matrix_resolve_scale (const AtsHeatMatrix *matrix, AtsScale *out_scale);
+void ats_heat_matrix_draw (const AtsHeatMatrix *matrix, cairo_t *cr, double width, double height);
 
 G_END_DECLS

@@ -5,30 +5,22 @@
 #include "ats-render-private.h"
 
 void
-_ats_set_rgb (cairo_t *cr,
-              guint32  rgb)
+_ats_set_rgb (cairo_t *cr, guint32 rgb)
 {
-  cairo_set_source_rgb (cr,
-                        ((rgb >> 16) & 0xff) / 255.0,
-                        ((rgb >> 8) & 0xff) / 255.0,
+  cairo_set_source_rgb (cr, ((rgb >> 16) & 0xff) / 255.0, ((rgb >> 8) & 0xff) / 255.0,
                         (rgb & 0xff) / 255.0);
 }
 
 void
-_ats_set_font (cairo_t *cr,
-               double   size,
-               gboolean bold)
+_ats_set_font (cairo_t *cr, double size, gboolean bold)
 {
-  cairo_select_font_face (cr,
-                          _ATS_FONT,
-                          CAIRO_FONT_SLANT_NORMAL,
+  cairo_select_font_face (cr, _ATS_FONT, CAIRO_FONT_SLANT_NORMAL,
                           bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
   cairo_set_font_size (cr, size);
 }
 
 double
-_ats_text_width (cairo_t    *cr,
-                 const char *text)
+_ats_text_width (cairo_t *cr, const char *text)
 {
   cairo_text_extents_t ext;
 
@@ -83,9 +75,7 @@ _ats_draw_text (cairo_t    *cr,
 
 /* Returns @text, or its longest prefix ending in "…" that is at most @max_width wide. */
 char *
-_ats_text_fit (cairo_t    *cr,
-               const char *text,
-               double      max_width)
+_ats_text_fit (cairo_t *cr, const char *text, double max_width)
 {
   glong n;
 
@@ -97,7 +87,7 @@ _ats_text_fit (cairo_t    *cr,
   n = g_utf8_strlen (text, -1);
   while (n > 0)
     {
-      const char *end = g_utf8_offset_to_pointer (text, --n);
+      const char      *end = g_utf8_offset_to_pointer (text, --n);
       g_autofree char *cand = g_strdup_printf ("%.*s…", (int) (end - text), text);
 
       if (_ats_text_width (cr, cand) <= max_width)
@@ -109,8 +99,7 @@ _ats_text_fit (cairo_t    *cr,
 /* A token piece made printable: newline -> ↵, tab -> →, other controls -> ·,
  * at most @max_chars characters (longer ones end in …). */
 char *
-_ats_label_sanitize (const char *label,
-                     guint       max_chars)
+_ats_label_sanitize (const char *label, guint max_chars)
 {
   g_autofree char *valid = NULL;
   GString         *out;
@@ -146,11 +135,7 @@ _ats_label_sanitize (const char *label,
 
 /* Draws the bold centred title whose top is at @top; returns the y below it. */
 double
-_ats_draw_title (cairo_t    *cr,
-                 const char *title,
-                 double      width,
-                 double      top,
-                 double      font_size)
+_ats_draw_title (cairo_t *cr, const char *title, double width, double top, double font_size)
 {
   g_autofree char *fit = NULL;
 
@@ -176,8 +161,7 @@ count_lines (const char *text)
 }
 
 double
-_ats_footer_height (const char *footer,
-                    double      font_size)
+_ats_footer_height (const char *footer, double font_size)
 {
   if (footer == NULL || *footer == '\0')
     return 0.0;
@@ -194,7 +178,7 @@ _ats_draw_footer (cairo_t    *cr,
                   double      font_size)
 {
   g_auto (GStrv) lines = NULL;
-  guint n;
+  guint  n;
   double y;
 
   if (footer == NULL || *footer == '\0')
@@ -209,15 +193,14 @@ _ats_draw_footer (cairo_t    *cr,
     {
       g_autofree char *fit = _ats_text_fit (cr, lines[i], width - 2.0 * margin);
 
-      _ats_draw_text (cr, fit, margin, y + i * font_size * 1.3, _ATS_ALIGN_START,
-                      _ATS_ALIGN_START, 0.0);
+      _ats_draw_text (cr, fit, margin, y + i * font_size * 1.3, _ATS_ALIGN_START, _ATS_ALIGN_START,
+                      0.0);
     }
 }
 
 /* The base font size of a figure of @width x @height user units. */
 double
-_ats_base_font_size (double width,
-                     double height)
+_ats_base_font_size (double width, double height)
 {
   return CLAMP (sqrt (width * height) / 52.0, 10.0, 26.0);
 }
@@ -273,10 +256,7 @@ _ats_nice_ticks (double   lo,
 }
 
 guint
-_ats_log_ticks (double lo,
-                double hi,
-                guint  max_ticks,
-                double *ticks)
+_ats_log_ticks (double lo, double hi, guint max_ticks, double *ticks)
 {
   int   k0, k1, every;
   guint n = 0;
@@ -294,8 +274,7 @@ _ats_log_ticks (double lo,
 }
 
 char *
-_ats_format_tick (double v,
-                  double step)
+_ats_format_tick (double v, double step)
 {
   int decimals = 0;
 
@@ -339,9 +318,7 @@ _ats_format_log_tick (double v)
 /* Pixel p of n_out covers the inputs i with floor(i * n_out / n_in) == p: every input lands in
  * exactly one output and every output gets floor or ceil of n_in / n_out inputs. */
 void
-_ats_pool_index_map (int  n_in,
-                     int  n_out,
-                     int *map /* [n_in] */)
+_ats_pool_index_map (int n_in, int n_out, int *map /* [n_in] */)
 {
   for (int i = 0; i < n_in; i++)
     map[i] = (int) (((gint64) i * n_out) / n_in);
@@ -353,7 +330,7 @@ _ats_pool_index_map (int  n_in,
 double
 _ats_image_scale_for (cairo_t *cr)
 {
-  double dx = 1.0, dy = 0.0, s;
+  double           dx = 1.0, dy = 0.0, s;
   cairo_surface_t *target = cairo_get_target (cr);
 
   cairo_user_to_device_distance (cr, &dx, &dy);

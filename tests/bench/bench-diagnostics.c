@@ -53,7 +53,7 @@ static void
 bench (guint T, guint n_heads)
 {
   g_autoptr (GRand) rand = g_rand_new_with_seed (42);
-  g_autofree float *maps = g_new (float, (gsize) n_heads * T * T); /* [H, T, T] */
+  g_autofree float *maps = g_new (float, (gsize) n_heads *T *T); /* [H, T, T] */
   g_autoptr (AtsDiagnostics) diag = ats_diagnostics_new (1, n_heads, T, NULL);
   g_autoptr (AtsDiagResults) r = NULL;
   g_autoptr (GError) error = NULL;
@@ -86,8 +86,8 @@ bench (guint T, guint n_heads)
 
   g_print ("T = %5u: %.2f ms CPU per head (%u heads, pass 0 + pass 1; %.1f ns per visible entry)"
            "  mean entropy %.3f top-p %.3f\n",
-           T, 1e3 * (t1 - t0) / n_heads, n_heads,
-           1e9 * (t1 - t0) / (n_heads * (T * (T + 1) / 2.0)), r->entropy[0], r->top_p_width[0]);
+           T, 1e3 * (t1 - t0) / n_heads, n_heads, 1e9 * (t1 - t0) / (n_heads * (T * (T + 1) / 2.0)),
+           r->entropy[0], r->top_p_width[0]);
   if (T == 512)
     g_print ("          GPT-2 small (144 heads): %.3f s\n", 144 * (t1 - t0) / n_heads);
 }

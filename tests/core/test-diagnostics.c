@@ -29,7 +29,7 @@ assert_close (double got, double want, double tol, const char *what)
 static float *
 maps_new (guint L, guint H, guint T)
 {
-  return g_new0 (float, (gsize) L * H * T * T);
+  return g_new0 (float, (gsize) L *H *T *T);
 }
 
 static float *
@@ -60,7 +60,7 @@ test_defaults (void)
 static void
 test_uniform (void)
 {
-  const guint T = 40, L = 1, H = 2;
+  const guint       T = 40, L = 1, H = 2;
   g_autofree float *maps = maps_new (L, H, T);
   g_autoptr (AtsDiagResults) r = NULL;
   g_autoptr (GError) error = NULL;
@@ -111,7 +111,7 @@ test_uniform (void)
 static void
 test_one_hot (void)
 {
-  const guint T = 33, L = 2, H = 2;
+  const guint       T = 33, L = 2, H = 2;
   g_autofree float *maps = maps_new (L, H, T);
   g_autoptr (AtsDiagResults) r = NULL;
   g_autoptr (GError) error = NULL;
@@ -150,7 +150,7 @@ test_one_hot (void)
 static void
 test_elastic_zeros (void)
 {
-  const guint T = 50, L = 1, H = 1;
+  const guint       T = 50, L = 1, H = 1;
   g_autofree float *maps = maps_new (L, H, T);
   g_autoptr (AtsDiagResults) r = NULL;
   g_autoptr (GError) error = NULL;
@@ -217,7 +217,7 @@ fill_plateaus (float *a /* [T, T] */, guint T)
 static void
 test_overload_plateaus (void)
 {
-  const guint T = 41;
+  const guint       T = 41;
   g_autofree float *maps = maps_new (1, 1, T);
   g_autoptr (AtsDiagResults) r = NULL;
   g_autoptr (AtsDiagResults) r2 = NULL;
@@ -262,7 +262,7 @@ test_overload_plateaus (void)
 static void
 test_collapse_massive (void)
 {
-  const guint T = 9, D = 16, L = 2;
+  const guint       T = 9, D = 16, L = 2;
   g_autofree float *maps = maps_new (L, 1, T);
   g_autofree float *hidden = g_new0 (float, (gsize) (L + 1) * T * D); /* [L+1, T, D] */
   g_autoptr (AtsDiagResults) r = NULL;
@@ -471,7 +471,7 @@ test_block_order (void)
 static void
 test_errors (void)
 {
-  const guint T = 12;
+  const guint       T = 12;
   g_autofree float *maps = maps_new (2, 2, T);
   g_autoptr (AtsDiagnostics) diag = ats_diagnostics_new (2, 2, T, NULL);
   g_autoptr (AtsDiagResults) r = NULL;
@@ -900,11 +900,10 @@ test_output (void)
   g_assert_false (json_object_has_member (metrics, "sink_score"));
   g_assert_true (json_node_is_null (json_array_get_element (
       json_array_get_array_element (json_object_get_array_member (metrics, "entropy"), 0), 1)));
-  assert_close (json_array_get_double_element (
-                    json_array_get_array_element (json_object_get_array_member (metrics, "overload"),
-                                                  1),
-                    2),
-                r->overload[1 * H + 2], 1e-6, "json overload");
+  assert_close (
+      json_array_get_double_element (
+          json_array_get_array_element (json_object_get_array_member (metrics, "overload"), 1), 2),
+      r->overload[1 * H + 2], 1e-6, "json overload");
   json_tokens = ats_diag_results_to_json (r, TRUE, TRUE);
   g_assert_true (json_parser_load_from_data (parser, json_tokens, -1, &error));
   root = json_node_get_object (json_parser_get_root (parser));
