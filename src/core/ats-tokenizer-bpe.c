@@ -307,40 +307,31 @@ merges_grow (AtsBpe *bpe)
   g_free (old);
 }
 
-gboolean
+AtsMergeStatus
 _ats_bpe_add_merge (AtsBpe     *bpe,
                     const char *left,
                     gsize       left_len,
                     const char *right,
                     gsize       right_len,
-                    guint32     rank,
-                    const char *what,
-                    GError    **error)
+                    guint32     rank)
 {
   gint32 a = _ats_bpe_lookup (bpe, left, left_len);
   gint32 b = _ats_bpe_lookup (bpe, right, right_len);
 
-  if (a < 0 || b < 0)
-    {
-      g_set_error (error, ATS_TOKENIZER_ERROR, ATS_TOKENIZER_ERROR_FORMAT,
-                   "%s: token '%.*s' is not in the vocabulary", what,
-                   a < 0 ? (int) left_len : (int) right_len, a < 0 ? left : right);
-      return FALSE;
-    }
+  if (a < 0)
+    return _ATS_MERGE_LEFT_UNKNOWN;
+  if (b < 0)
+    return _ATS_MERGE_RIGHT_UNKNOWN;
 
   char   stack[256];
   char  *joined = left_len + right_len <= sizeof stack ? stack : g_malloc (left_len + right_len);
   memcpy (joined, left, left_len);
   memcpy (joined + left_len, right, right_len);
   gint32 c = _ats_bpe_lookup (bpe, joined, left_len + right_len);
-  if (c < 0)
-    g_set_error (error, ATS_TOKENIZER_ERROR, ATS_TOKENIZER_ERROR_FORMAT,
-                 "%s: merged token '%.*s' is not in the vocabulary", what,
-                 (int) (left_len + right_len), joined);
   if (joined != stack)
     g_free (joined);
   if (c < 0)
-    return FALSE;
+    return _ATS_MERGE_RESULT_UNKNOWN;
 
   if ((bpe->n_merges + 1) * 2 > bpe->merges_mask + 1)
     merges_grow (bpe);
@@ -352,7 +343,7 @@ _ats_bpe_add_merge (AtsBpe     *bpe,
   s->key = key;
   s->rank = rank;
   s->new_id = c;
-  return TRUE;
+  return _ATS_MERGE_OK;
 }
 
 void

@@ -148,6 +148,7 @@ skip_value (Scan *s)
   GString *tmp = NULL;
 
   skip_ws (s);
+  const char *start = s->p;
   if (s->p >= s->end)
     return scan_fail (s, "expected a value");
   do
@@ -205,6 +206,8 @@ skip_value (Scan *s)
   while (depth > 0);
   if (tmp)
     g_string_free (tmp, TRUE);
+  if (s->p == start)
+    return scan_fail (s, "expected a value");
   return TRUE;
 }
 

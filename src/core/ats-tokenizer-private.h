@@ -40,15 +40,21 @@ AtsBpe     *_ats_bpe_new (void);
 void        _ats_bpe_free (AtsBpe *bpe);
 /* Adds a vocabulary entry (also used for added tokens, as transformers.js does). */
 void        _ats_bpe_add_token (AtsBpe *bpe, const char *token, gsize len, gint32 id);
-/* Adds the merge of rank @rank; FALSE with an error naming @what when a token is unknown. */
-gboolean    _ats_bpe_add_merge (AtsBpe     *bpe,
-                                const char *left,
-                                gsize       left_len,
-                                const char *right,
-                                gsize       right_len,
-                                guint32     rank,
-                                const char *what,
-                                GError    **error);
+typedef enum
+{
+  _ATS_MERGE_OK,
+  _ATS_MERGE_LEFT_UNKNOWN,   /* the left token is not in the vocabulary */
+  _ATS_MERGE_RIGHT_UNKNOWN,  /* the right token is not in the vocabulary */
+  _ATS_MERGE_RESULT_UNKNOWN, /* their concatenation is not in the vocabulary */
+} AtsMergeStatus;
+
+/* Adds the merge of rank @rank (a repeated pair keeps its last rank). */
+AtsMergeStatus _ats_bpe_add_merge (AtsBpe     *bpe,
+                                   const char *left,
+                                   gsize       left_len,
+                                   const char *right,
+                                   gsize       right_len,
+                                   guint32     rank);
 /* Call once the vocabulary is complete (byte tables, unk id). */
 void        _ats_bpe_set_options (AtsBpe     *bpe,
                                   gboolean    byte_level,
@@ -66,13 +72,45 @@ gboolean    _ats_bpe_get_byte_fallback (AtsBpe *bpe);
  * byte-level) and appends its ids to @out. Thread-safe (the word cache is locked). */
 void        _ats_bpe_encode_word (AtsBpe *bpe, const char *word, gsize len, GArray *out);
 
+/* ---- tokenizer.json reading (ats-tokenizer-json.c) --------------------------------------- */
+
+typedef struct _AtsSpan AtsSpan;
+
+/* Called for each merge; @right is NULL for the "left right" string form (then @left holds
+ * the whole string). */
+typedef gboolean (*AtsMergeFunc) (gpointer    user_data,
+                                  guint       rank,
+                                  const char *left,
+                                  gsize       left_len,
+                                  const char *right,
+                                  gsize       right_len,
+                                  GError    **error);
+
+char    *_ats_json_split_tokenizer (const char *source,
+                                    const char *text,
+                                    gsize       len,
+                                    AtsSpan    *vocab,
+                                    AtsSpan    *merges,
+                                    GError    **error);
+gboolean _ats_json_read_vocab (const char *source,
+                               const char *text,
+                               gsize       len,
+                               AtsBpe     *bpe,
+                               GError    **error);
+gboolean _ats_json_read_merges (const char  *source,
+                                const char  *text,
+                                gsize        len,
+                                AtsMergeFunc add,
+                                gpointer     user_data,
+                                GError     **error);
+
 /* ---- pre-tokenizer splitting ------------------------------------------------------------- */
 
-typedef struct
+struct _AtsSpan
 {
   gsize start;
   gsize len;
-} AtsSpan;
+};
 
 typedef enum
 {

@@ -207,6 +207,7 @@ def _():
         f = h5py.File(out, "r")
         check(int(f["runs/000000"].attrs["complete"]) == 1, "first run not complete")
         check(f["runs/000000/attention"][()].shape[0] == 4, "first run unreadable")
+        f.close()
     finally:
         subprocess.run(["umount", mnt])
 
