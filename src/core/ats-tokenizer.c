@@ -285,121 +285,115 @@ config_token (JsonObject *config, const char *name)
 
 /* ---- loading: model --------------------------------------------------------------------- */
 
-static gboolean
-load_vocab (AtsTokenizer *self, JsonObject *vocab, const char *field, GError **error)
+/* A file mapped read-only; empty files give an empty text. */
+static GMappedFile *
+map_file (const char *path, const char **text, gsize *len, GError **error)
 {
-  JsonObjectIter iter;
-  const char    *token;
-  JsonNode      *value;
-
-  json_object_iter_init (&iter, vocab);
-  while (json_object_iter_next (&iter, &token, &value))
-    {
-      gint32 id;
-      if (!node_get_id (value, &id))
-        return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
-                     "%s: the id of token '%s' is not a non-negative integer", field, token);
-      _ats_bpe_add_token (self->bpe, token, strlen (token), id);
-    }
-  if (_ats_bpe_get_n_ids (self->bpe) == 0)
-    return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source, "%s is empty", field);
-  return TRUE;
-}
-
-/* One "left right" merge line: exactly one space between two non-empty tokens. */
-static gboolean
-add_merge_line (AtsTokenizer *self,
-                const char   *line,
-                gsize         len,
-                guint         rank,
-                const char   *what,
-                GError      **error)
-{
-  const char *space = memchr (line, ' ', len);
-
-  if (space == NULL || space == line || space + 1 == line + len ||
-      memchr (space + 1, ' ', line + len - space - 1) != NULL)
-    return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
-                 "%s: expected two tokens separated by one space, got '%.*s'", what, (int) len,
-                 line);
   g_autoptr (GError) local_error = NULL;
-  if (!_ats_bpe_add_merge (self->bpe, line, space - line, space + 1, line + len - space - 1, rank,
-                           what, &local_error))
-    return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source, "%s", local_error->message);
-  return TRUE;
-}
+  GMappedFile *mapped = g_mapped_file_new (path, FALSE, &local_error);
 
-static gboolean
-load_merges (AtsTokenizer *self, JsonArray *merges, GError **error)
-{
-  guint n = json_array_get_length (merges);
-
-  for (guint i = 0; i < n; i++)
+  if (mapped == NULL)
     {
-      JsonNode *node = json_array_get_element (merges, i);
-      char      what[64];
-      g_snprintf (what, sizeof what, "model.merges[%u]", i);
-
-      if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
-        {
-          const char *s = json_node_get_string (node);
-          if (!add_merge_line (self, s, strlen (s), i, what, error))
-            return FALSE;
-        }
-      else if (JSON_NODE_HOLDS_ARRAY (node) &&
-               json_array_get_length (json_node_get_array (node)) == 2)
-        {
-          JsonArray  *pair = json_node_get_array (node);
-          JsonNode   *a = json_array_get_element (pair, 0), *b = json_array_get_element (pair, 1);
-          const char *sa = JSON_NODE_HOLDS_VALUE (a) ? json_node_get_string (a) : NULL;
-          const char *sb = JSON_NODE_HOLDS_VALUE (b) ? json_node_get_string (b) : NULL;
-          g_autoptr (GError) local_error = NULL;
-          if (sa == NULL || sb == NULL)
-            return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
-                         "%s: expected a pair of strings", what);
-          if (!_ats_bpe_add_merge (self->bpe, sa, strlen (sa), sb, strlen (sb), i, what,
-                                   &local_error))
-            return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source, "%s",
-                         local_error->message);
-        }
-      else
-        return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
-                     "%s: expected \"left right\" or [left, right]", what);
+      fail (error, ATS_TOKENIZER_ERROR_IO, path, "%s", local_error->message);
+      return NULL;
     }
-  return TRUE;
+  *text = g_mapped_file_get_contents (mapped);
+  *len = g_mapped_file_get_length (mapped);
+  if (*text == NULL)
+    *text = "";
+  return mapped;
 }
 
 static gboolean
-load_model (AtsTokenizer *self, JsonObject *root, GError **error)
+check_vocab (AtsTokenizer *self, GError **error)
+{
+  if (_ats_bpe_get_n_ids (self->bpe) == 0)
+    return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source, "the vocabulary is empty");
+  return TRUE;
+}
+
+typedef struct
+{
+  AtsTokenizer *self;
+  const char   *what; /* "model.merges[%u]" or "line %u" */
+  guint         first_line;
+} MergeCtx;
+
+static gboolean
+add_merge (gpointer data, guint rank, const char *left, gsize left_len, const char *right,
+           gsize right_len, GError **error)
+{
+  MergeCtx     *ctx = data;
+  AtsTokenizer *self = ctx->self;
+  guint         n = rank + ctx->first_line;
+
+  if (right == NULL)
+    {
+      /* "left right": exactly one space between two non-empty tokens */
+      const char *line = left;
+      gsize       len = left_len;
+      const char *space = memchr (line, ' ', len);
+      if (space == NULL || space == line || space + 1 == line + len
+          || memchr (space + 1, ' ', line + len - space - 1) != NULL)
+        {
+          g_autofree char *what = g_strdup_printf (ctx->what, n);
+          return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
+                       "%s: expected two tokens separated by one space, got '%.*s'", what,
+                       (int) len, line);
+        }
+      left_len = space - line;
+      right = space + 1;
+      right_len = line + len - right;
+    }
+
+  AtsMergeStatus status = _ats_bpe_add_merge (self->bpe, left, left_len, right, right_len, rank);
+  if (status == _ATS_MERGE_OK)
+    return TRUE;
+
+  g_autofree char *what = g_strdup_printf (ctx->what, n);
+  if (status == _ATS_MERGE_RESULT_UNKNOWN)
+    return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
+                 "%s: merged token '%.*s%.*s' is not in the vocabulary", what, (int) left_len,
+                 left, (int) right_len, right);
+  gboolean is_left = status == _ATS_MERGE_LEFT_UNKNOWN;
+  return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
+               "%s: token '%.*s' is not in the vocabulary", what,
+               is_left ? (int) left_len : (int) right_len, is_left ? left : right);
+}
+
+static gboolean
+load_model (AtsTokenizer *self, JsonObject *root, const char *text, const AtsSpan *vocab,
+            const AtsSpan *merges, GError **error)
 {
   JsonNode *model_node = member (root, "model");
 
-  if (model_node == NULL)
+  if (model_node == NULL && vocab->start == G_MAXSIZE)
     return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source, "missing field 'model'");
-  if (!JSON_NODE_HOLDS_OBJECT (model_node))
+  if (model_node == NULL || !JSON_NODE_HOLDS_OBJECT (model_node))
     return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source, "'model' is not an object");
 
   JsonObject *model = json_node_get_object (model_node);
   const char *type = member_string (model, "type");
-  if (type == NULL && member (model, "merges") == NULL)
+  if (type == NULL && merges->start == G_MAXSIZE)
     return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
                  "missing field 'model.type' (and no 'model.merges' to infer BPE from)");
   if (type != NULL && strcmp (type, "BPE") != 0)
     return fail (error, ATS_TOKENIZER_ERROR_UNSUPPORTED, self->source,
                  "model.type '%s' is not supported (only 'BPE')", type);
 
-  JsonObject *vocab = member_object (model, "vocab");
-  if (vocab == NULL)
+  if (vocab->start == G_MAXSIZE)
     return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
                  "missing or non-object field 'model.vocab'");
-  if (!load_vocab (self, vocab, "model.vocab", error))
+  if (!_ats_json_read_vocab (self->source, text + vocab->start, vocab->len, self->bpe, error)
+      || !check_vocab (self, error))
     return FALSE;
 
-  JsonNode *merges = member (model, "merges");
-  if (merges == NULL || !JSON_NODE_HOLDS_ARRAY (merges))
+  if (merges->start == G_MAXSIZE)
     return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
                  "missing or non-array field 'model.merges'");
-  if (!load_merges (self, json_node_get_array (merges), error))
+  MergeCtx ctx = { self, "model.merges[%u]", 0 };
+  if (!_ats_json_read_merges (self->source, text + merges->start, merges->len, add_merge, &ctx,
+                              error))
     return FALSE;
 
   const char *prefix = member_string (model, "continuing_subword_prefix");
@@ -838,14 +832,28 @@ ats_tokenizer_load (const char *path, GError **error)
 {
   g_return_val_if_fail (path != NULL, NULL);
 
-  g_autoptr (JsonParser) parser = NULL;
-  JsonNode *root_node = parse_json_file (path, &parser, error);
-  if (root_node == NULL)
+  const char *text;
+  gsize       len;
+  g_autoptr (GMappedFile) mapped = map_file (path, &text, &len, error);
+  if (mapped == NULL)
     return NULL;
 
+  /* model.vocab and model.merges are streamed; json-glib parses the rest. */
+  AtsSpan vocab, merges;
+  g_autofree char *rest = _ats_json_split_tokenizer (path, text, len, &vocab, &merges, error);
+  if (rest == NULL)
+    return NULL;
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (GError) local_error = NULL;
+  if (!json_parser_load_from_data (parser, rest, -1, &local_error))
+    {
+      fail (error, ATS_TOKENIZER_ERROR_FORMAT, path, "%s", local_error->message);
+      return NULL;
+    }
+
   g_autoptr (AtsTokenizer) self = tokenizer_new (path);
-  JsonObject *root = json_node_get_object (root_node);
-  if (!load_model (self, root, error))
+  JsonObject *root = json_node_get_object (json_parser_get_root (parser));
+  if (!load_model (self, root, text, &vocab, &merges, error))
     return NULL;
   /* Added tokens join the vocabulary before anything looks tokens up (template, config). */
   if (!load_added_tokens (self, root, error))
@@ -876,32 +884,28 @@ ats_tokenizer_load_bpe_files (const char *vocab_path, const char *merges_path, G
 {
   g_return_val_if_fail (vocab_path != NULL && merges_path != NULL, NULL);
 
-  g_autoptr (JsonParser) parser = NULL;
-  JsonNode *root = parse_json_file (vocab_path, &parser, error);
-  if (root == NULL)
+  const char *text;
+  gsize       len;
+  g_autoptr (GMappedFile) vocab_map = map_file (vocab_path, &text, &len, error);
+  if (vocab_map == NULL)
     return NULL;
 
   g_autoptr (AtsTokenizer) self = tokenizer_new (vocab_path);
-  if (!load_vocab (self, json_node_get_object (root), "vocabulary", error))
+  if (!g_utf8_validate_len (text, len, NULL))
+    {
+      fail (error, ATS_TOKENIZER_ERROR_FORMAT, vocab_path, "the file is not valid UTF-8");
+      return NULL;
+    }
+  if (!_ats_json_read_vocab (vocab_path, text, len, self->bpe, error) || !check_vocab (self, error))
     return NULL;
 
-  g_autoptr (GMappedFile) mapped = g_mapped_file_new (merges_path, FALSE, NULL);
-  if (mapped == NULL)
-    {
-      g_autoptr (GError) local_error = NULL;
-      g_autofree char *contents = NULL;
-      /* g_mapped_file_new fails on empty files; report the real reason. */
-      if (!g_file_get_contents (merges_path, &contents, NULL, &local_error))
-        {
-          fail (error, ATS_TOKENIZER_ERROR_IO, merges_path, "%s", local_error->message);
-          return NULL;
-        }
-    }
-  const char *text = mapped ? g_mapped_file_get_contents (mapped) : "";
-  gsize       len = mapped ? g_mapped_file_get_length (mapped) : 0;
-  guint       rank = 0, line_no = 0;
+  g_autoptr (GMappedFile) merges_map = map_file (merges_path, &text, &len, error);
+  if (merges_map == NULL)
+    return NULL;
   g_free (self->source);
   self->source = g_strdup (merges_path);
+  guint    rank = 0, line_no = 0;
+  MergeCtx ctx = { self, "line %u", 0 };
   for (gsize p = 0; p < len;)
     {
       const char *nl = memchr (text + p, '\n', len - p);
@@ -912,15 +916,15 @@ ats_tokenizer_load_bpe_files (const char *vocab_path, const char *merges_path, G
         line_len--;
       if (line_len > 0 && !(line_no == 1 && g_str_has_prefix (text + p, "#version")))
         {
-          char what[64];
-          g_snprintf (what, sizeof what, "line %u", line_no);
           if (!g_utf8_validate_len (text + p, line_len, NULL))
             {
               fail (error, ATS_TOKENIZER_ERROR_FORMAT, merges_path, "line %u is not valid UTF-8",
                     line_no);
               return NULL;
             }
-          if (!add_merge_line (self, text + p, line_len, rank++, what, error))
+          /* the message names the line: rank + first_line == line_no */
+          ctx.first_line = line_no - rank;
+          if (!add_merge (&ctx, rank++, text + p, line_len, NULL, 0, error))
             return NULL;
         }
       p = end + 1;
