@@ -14,10 +14,10 @@
 
 typedef struct
 {
-  guint64 hash;
-  guint64 off; /* key offset in the arena */
+  guint32 hash; /* low bits of the 64-bit hash */
   guint32 len;
-  gint64  value; /* -1: empty slot */
+  guint32 off;   /* key offset in the arena */
+  gint32  value; /* -1: empty slot */
 } StrSlot;
 
 struct _AtsStrMap
@@ -105,7 +105,7 @@ str_map_grow (AtsStrMap *map)
   for (guint i = 0; i < old_cap; i++)
     if (old[i].value >= 0)
       {
-        guint j = old[i].hash & map->mask;
+        guint j = old[i].hash & map->mask; /* mask < 2^32: the low bits suffice */
         while (map->slots[j].value >= 0)
           j = (j + 1) & map->mask;
         map->slots[j] = old[i];
@@ -114,7 +114,7 @@ str_map_grow (AtsStrMap *map)
 }
 
 static inline StrSlot *
-str_map_find (const AtsStrMap *map, const char *key, gsize len, guint64 hash)
+str_map_find (const AtsStrMap *map, const char *key, gsize len, guint32 hash)
 {
   guint j = hash & map->mask;
 
@@ -130,11 +130,12 @@ str_map_find (const AtsStrMap *map, const char *key, gsize len, guint64 hash)
 }
 
 void
-_ats_str_map_insert (AtsStrMap *map, const char *key, gsize len, gint64 value)
+_ats_str_map_insert (AtsStrMap *map, const char *key, gsize len, gint32 value)
 {
   g_return_if_fail (value >= 0);
+  g_return_if_fail (map->arena->len + len < G_MAXUINT32);
 
-  guint64  hash = hash_bytes (key, len);
+  guint32  hash = (guint32) hash_bytes (key, len);
   StrSlot *s = str_map_find (map, key, len, hash);
 
   if (s->value >= 0)
@@ -155,10 +156,10 @@ _ats_str_map_insert (AtsStrMap *map, const char *key, gsize len, gint64 value)
   map->size++;
 }
 
-gint64
+gint32
 _ats_str_map_lookup (const AtsStrMap *map, const char *key, gsize len)
 {
-  return str_map_find (map, key, len, hash_bytes (key, len))->value;
+  return str_map_find (map, key, len, (guint32) hash_bytes (key, len))->value;
 }
 
 /* ---- the model ---------------------------------------------------------------------------- */
@@ -171,7 +172,7 @@ typedef struct
 } MergeSlot;
 
 #define CACHE_MAX_WORD 256    /* bytes; longer words are not cached */
-#define CACHE_MAX_ENTRIES 200000
+#define CACHE_MAX_ENTRIES 200000 /* cleared when full */
 
 struct _AtsBpe
 {
@@ -192,7 +193,7 @@ struct _AtsBpe
   gboolean ignore_merges;
 
   GMutex     cache_lock;
-  AtsStrMap *cache;     /* word -> (offset in cache_ids << 12 | count) */
+  AtsStrMap *cache;     /* word -> (offset in cache_ids << 8 | count) */
   GArray    *cache_ids; /* gint32 */
 };
 
@@ -596,10 +597,10 @@ _ats_bpe_encode_word (AtsBpe *bpe, const char *word, gsize len, GArray *out)
     }
 
   g_mutex_lock (&bpe->cache_lock);
-  gint64 v = _ats_str_map_lookup (bpe->cache, word, len);
+  gint32 v = _ats_str_map_lookup (bpe->cache, word, len);
   if (v >= 0)
     {
-      g_array_append_vals (out, &g_array_index (bpe->cache_ids, gint32, v >> 12), v & 0xfff);
+      g_array_append_vals (out, &g_array_index (bpe->cache_ids, gint32, v >> 8), v & 0xff);
       g_mutex_unlock (&bpe->cache_lock);
       return;
     }
@@ -608,17 +609,18 @@ _ats_bpe_encode_word (AtsBpe *bpe, const char *word, gsize len, GArray *out)
   guint first = out->len;
   encode_uncached (bpe, word, len, out);
   guint count = out->len - first;
-  if (count > 0xfff)
+  if (count > 0xff)
     return;
 
   g_mutex_lock (&bpe->cache_lock);
-  if (_ats_str_map_size (bpe->cache) >= CACHE_MAX_ENTRIES)
+  if (_ats_str_map_size (bpe->cache) >= CACHE_MAX_ENTRIES
+      || bpe->cache_ids->len + count >= (1u << 23))
     {
       _ats_str_map_clear (bpe->cache);
       g_array_set_size (bpe->cache_ids, 0);
     }
-  gint64 off = bpe->cache_ids->len;
+  gint32 off = bpe->cache_ids->len;
   g_array_append_vals (bpe->cache_ids, &g_array_index (out, gint32, first), count);
-  _ats_str_map_insert (bpe->cache, word, len, off << 12 | count);
+  _ats_str_map_insert (bpe->cache, word, len, off << 8 | count);
   g_mutex_unlock (&bpe->cache_lock);
 }

@@ -27,9 +27,9 @@ void       _ats_str_map_free (AtsStrMap *map);
 void       _ats_str_map_clear (AtsStrMap *map);
 guint      _ats_str_map_size (const AtsStrMap *map);
 /* Inserts or replaces; @value must be >= 0. */
-void       _ats_str_map_insert (AtsStrMap *map, const char *key, gsize len, gint64 value);
+void       _ats_str_map_insert (AtsStrMap *map, const char *key, gsize len, gint32 value);
 /* The value of @key, or -1. */
-gint64     _ats_str_map_lookup (const AtsStrMap *map, const char *key, gsize len);
+gint32     _ats_str_map_lookup (const AtsStrMap *map, const char *key, gsize len);
 
 /* ---- BPE model --------------------------------------------------------------------------- */
 

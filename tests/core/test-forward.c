@@ -267,6 +267,52 @@ test_bad_configs (void)
     }
 }
 
+/* A long context in several row blocks gives exactly the untiled result. */
+static void
+test_tiled_exact (void)
+{
+  g_autofree char *dir = fixture_dir ("lazy-hf");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtsModel) model = ats_model_load (dir, &error);
+  g_assert_no_error (error);
+  const AtsModelConfig *cfg = ats_model_get_config (model);
+  guint T = 300, L = cfg->n_layers, H = cfg->n_heads;
+  gsize n_maps = (gsize) L * H * T * T;
+  g_autofree gint32 *ids = g_new (gint32, T);
+  for (guint t = 0; t < T; t++)
+    ids[t] = (t * 37u + 11u) % cfg->vocab_size;
+  float *maps[2];
+  float *logits[2];
+  guint blocks[2] = { 0, 48 }; /* whole map vs 7 blocks of 48 rows (the last one partial) */
+  for (guint k = 0; k < 2; k++)
+    {
+      Collector col = { 0 };
+      col.L = L;
+      col.H = H;
+      col.T = T;
+      col.attn = g_new0 (float, n_maps);
+      col.scores = g_new0 (float, n_maps);
+      col.obs.attention = collect_attention;
+      AtsObserver *observers[] = { &col.obs, NULL };
+      AtsForwardOptions opt = { 0 };
+      opt.n_threads = 2;
+      opt.row_block = blocks[k];
+      opt.want_logits = TRUE;
+      opt.observers = observers;
+      g_assert_true (ats_forward_run (model, ids, T, &opt, &logits[k], &error));
+      maps[k] = col.attn;
+      g_free (col.scores);
+    }
+  g_assert_cmpmem (maps[0], n_maps * sizeof (float), maps[1], n_maps * sizeof (float));
+  g_assert_cmpmem (logits[0], (gsize) T * cfg->vocab_size * sizeof (float), logits[1],
+                   (gsize) T * cfg->vocab_size * sizeof (float));
+  for (guint k = 0; k < 2; k++)
+    {
+      g_free (maps[k]);
+      g_free (logits[k]);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -282,6 +328,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/forward/bad-ids", test_bad_ids);
   g_test_add_func ("/forward/cancel", test_cancel);
+  g_test_add_func ("/forward/tiled-exact", test_tiled_exact);
   g_test_add_func ("/model/bad-configs", test_bad_configs);
   return g_test_run ();
 }
