@@ -116,6 +116,10 @@ gboolean       ats_capture_file_read_rows (AtsCaptureFile *self, guint run, guin
 /* hidden_norms [L+1, T], newly allocated. */
 float         *ats_capture_file_read_hidden_norms (AtsCaptureFile *self, guint run,
                                                    GError **error);
+/* lazy/ of a run (Lazy Attention captures): tau [L, H] and bias [L, H, W], newly allocated.
+ * ATS_CAPTURE_ERROR_MISSING when the run has none. */
+gboolean       ats_capture_file_read_run_lazy (AtsCaptureFile *self, guint run, float **tau,
+                                               float **bias, guint *bias_window, GError **error);
 /* metrics/ of a run, or NULL with ATS_CAPTURE_ERROR_MISSING. */
 AtsDiagResults *ats_capture_file_read_run_metrics (AtsCaptureFile *self, guint run,
                                                    GError **error);

@@ -1499,3 +1499,54 @@ ats_capture_file_read_hidden_norms (AtsCaptureFile *self, guint run, GError **er
   H5Gclose (g);
   return out;
 }
+
+gboolean
+ats_capture_file_read_run_lazy (AtsCaptureFile *self,
+                                guint           run,
+                                float         **tau,
+                                float         **bias,
+                                guint          *bias_window,
+                                GError        **error)
+{
+  hid_t g = open_run_group (self, run, error);
+  if (g < 0)
+    return FALSE;
+  guint L = self->info.n_layers, H = self->info.n_heads;
+  gboolean ok = H5Lexists (g, "lazy", H5P_DEFAULT) > 0;
+  hsize_t dims[3] = { 0 };
+  if (ok)
+    {
+      hid_t d = H5Dopen2 (g, "lazy/bias", H5P_DEFAULT);
+      hid_t s = d >= 0 ? H5Dget_space (d) : -1;
+      ok = s >= 0 && H5Sget_simple_extent_ndims (s) == 3
+           && H5Sget_simple_extent_dims (s, dims, NULL) == 3 && dims[0] == L && dims[1] == H
+           && dims[2] > 0 && dims[2] < G_MAXINT32;
+      if (s >= 0)
+        H5Sclose (s);
+      if (d >= 0)
+        H5Dclose (d);
+    }
+  float *t = NULL, *b = NULL;
+  if (ok)
+    {
+      t = g_new (float, (gsize) L * H);
+      b = g_new (float, (gsize) L * H * dims[2]);
+      ok = read_dataset (g, "lazy/tau", H5T_NATIVE_FLOAT, (gsize) L * H, t)
+           && read_dataset (g, "lazy/bias", H5T_NATIVE_FLOAT, (gsize) L * H * dims[2], b);
+    }
+  H5Gclose (g);
+  if (!ok)
+    {
+      g_free (t);
+      g_free (b);
+      g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING,
+                   "%s: run %u has no Lazy Attention parameters (lazy/tau [L, H], lazy/bias "
+                   "[L, H, W]); it was not captured from a Lazy Attention model",
+                   self->path, run);
+      return FALSE;
+    }
+  *tau = t;
+  *bias = b;
+  *bias_window = dims[2];
+  return TRUE;
+}

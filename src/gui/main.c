@@ -1,18 +1,19 @@
-/* main.c — attnscope desktop app entry point */
+/* main.c — attnscope desktop app entry point
+ *
+ *   attnscope                 an empty window
+ *   attnscope FILE.h5 ...     open capture files
+ *   attnscope MODEL_DIR       open a model folder to capture prompts
+ */
 #include <gtk/gtk.h>
 
-static void
-on_activate (GtkApplication *app)
-{
-  GtkWidget *win = gtk_application_window_new (app);
-  gtk_window_set_title (GTK_WINDOW (win), "attnscope");
-  gtk_window_present (GTK_WINDOW (win));
-}
+#include "ats-application.h"
 
 int
 main (int argc, char **argv)
 {
-  g_autoptr (GtkApplication) app = gtk_application_new ("org.attnscope.Attnscope", G_APPLICATION_DEFAULT_FLAGS);
-  g_signal_connect (app, "activate", G_CALLBACK (on_activate), NULL);
+  g_autoptr (AtsApplication) app = NULL;
+
+  g_set_application_name ("attnscope");
+  app = ats_application_new ();
   return g_application_run (G_APPLICATION (app), argc, argv);
 }
