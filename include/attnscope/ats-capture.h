@@ -43,17 +43,17 @@ typedef struct
 
 typedef struct
 {
-  guint     index;
-  char     *name;          /* "000000" */
-  char     *prompt;
-  guint     n_tokens;
-  gboolean  complete;
-  gint32   *ids;           /* [T] */
-  char    **pieces;        /* [T], NULL-terminated, UTF-8 */
-  gboolean  has_attention;
-  gboolean  has_metrics;
-  gboolean  has_scores;
-  gboolean  has_logits;
+  guint        index;
+  char        *name; /* "000000" */
+  char        *prompt;
+  guint        n_tokens;
+  gboolean     complete;
+  gint32      *ids;    /* [T] */
+  char       **pieces; /* [T], NULL-terminated, UTF-8 */
+  gboolean     has_attention;
+  gboolean     has_metrics;
+  gboolean     has_scores;
+  gboolean     has_logits;
   AtsStoreType attention_type;
   /* which layers/heads hold maps (all TRUE for a full capture) [L], [H] */
   gboolean *stored_layers;
@@ -68,61 +68,76 @@ typedef struct
   gboolean     store_maps; /* FALSE: diagnostics only */
   gboolean     store_scores;
   gboolean     store_logits;
-  gboolean    *layers;     /* [L] which layers to store, NULL = all */
-  gboolean    *heads;      /* [H] which heads to store, NULL = all */
-  guint        compression;/* deflate level, default 1 */
+  gboolean    *layers;      /* [L] which layers to store, NULL = all */
+  gboolean    *heads;       /* [H] which heads to store, NULL = all */
+  guint        compression; /* deflate level, default 1 */
 } AtsCaptureOptions;
 
 void ats_capture_options_init_default (AtsCaptureOptions *options);
 
 typedef struct _AtsCaptureFile AtsCaptureFile;
 
-AtsCaptureFile            *ats_capture_file_create (const char *path, AtsModel *model,
-                                                    gboolean force, GError **error);
-AtsCaptureFile            *ats_capture_file_open (const char *path, gboolean writable,
-                                                  GError **error);
+AtsCaptureFile *
+ats_capture_file_create (const char *path, AtsModel *model, gboolean force, GError **error);
+AtsCaptureFile *ats_capture_file_open (const char *path, gboolean writable, GError **error);
 /* Closes (and for a forced create, renames into place). Frees @self. */
-gboolean                   ats_capture_file_close (AtsCaptureFile *self, GError **error);
+gboolean ats_capture_file_close (AtsCaptureFile *self, GError **error);
 /* Closes without renaming a forced create into place (the target stays as it was). */
 void                       ats_capture_file_abandon (AtsCaptureFile *self);
 const char                *ats_capture_file_get_path (AtsCaptureFile *self);
 const AtsCaptureModelInfo *ats_capture_file_get_model_info (AtsCaptureFile *self);
 
 /* --- writing --- */
-gboolean     ats_capture_file_begin_run (AtsCaptureFile *self, const char *prompt,
-                                         const gint32 *ids, const char *const *pieces,
-                                         guint n_tokens, const AtsCaptureOptions *options,
-                                         GError **error);
+gboolean ats_capture_file_begin_run (AtsCaptureFile          *self,
+                                     const char              *prompt,
+                                     const gint32            *ids,
+                                     const char *const       *pieces,
+                                     guint                    n_tokens,
+                                     const AtsCaptureOptions *options,
+                                     GError                 **error);
 /* Observer that writes attention, scores, hidden norms and logits of the open run. */
 AtsObserver *ats_capture_file_get_observer (AtsCaptureFile *self);
 /* Writes metrics/ of the open run (may be called before end_run). */
-gboolean     ats_capture_file_write_run_metrics (AtsCaptureFile *self, guint run,
-                                                 const AtsDiagResults *results, GError **error);
+gboolean ats_capture_file_write_run_metrics (AtsCaptureFile       *self,
+                                             guint                 run,
+                                             const AtsDiagResults *results,
+                                             GError              **error);
 /* Lazy Attention parameters: lazy/tau [L, H], lazy/bias [L, H, W]. */
-gboolean     ats_capture_file_write_run_lazy (AtsCaptureFile *self, guint run, AtsModel *model,
-                                              GError **error);
-gboolean     ats_capture_file_end_run (AtsCaptureFile *self, gboolean complete, GError **error);
+gboolean
+ats_capture_file_write_run_lazy (AtsCaptureFile *self, guint run, AtsModel *model, GError **error);
+gboolean ats_capture_file_end_run (AtsCaptureFile *self, gboolean complete, GError **error);
 
 /* --- reading --- */
 guint          ats_capture_file_get_n_runs (AtsCaptureFile *self);
 AtsCaptureRun *ats_capture_file_get_run (AtsCaptureFile *self, guint run, GError **error);
 /* One head's map into @out [T, T] (float32). */
-gboolean       ats_capture_file_read_head (AtsCaptureFile *self, guint run, guint layer,
-                                           guint head, float *out, GError **error);
+gboolean ats_capture_file_read_head (AtsCaptureFile *self,
+                                     guint           run,
+                                     guint           layer,
+                                     guint           head,
+                                     float          *out,
+                                     GError        **error);
 /* Query rows [row_start, row_start + n_rows) of one head into @out [n_rows, T]. */
-gboolean       ats_capture_file_read_rows (AtsCaptureFile *self, guint run, guint layer,
-                                           guint head, guint row_start, guint n_rows,
-                                           float *out, GError **error);
+gboolean ats_capture_file_read_rows (AtsCaptureFile *self,
+                                     guint           run,
+                                     guint           layer,
+                                     guint           head,
+                                     guint           row_start,
+                                     guint           n_rows,
+                                     float          *out,
+                                     GError        **error);
 /* hidden_norms [L+1, T], newly allocated. */
-float         *ats_capture_file_read_hidden_norms (AtsCaptureFile *self, guint run,
-                                                   GError **error);
+float *ats_capture_file_read_hidden_norms (AtsCaptureFile *self, guint run, GError **error);
 /* lazy/ of a run (Lazy Attention captures): tau [L, H] and bias [L, H, W], newly allocated.
  * ATS_CAPTURE_ERROR_MISSING when the run has none. */
-gboolean       ats_capture_file_read_run_lazy (AtsCaptureFile *self, guint run, float **tau,
-                                               float **bias, guint *bias_window, GError **error);
+gboolean ats_capture_file_read_run_lazy (AtsCaptureFile *self,
+                                         guint           run,
+                                         float         **tau,
+                                         float         **bias,
+                                         guint          *bias_window,
+                                         GError        **error);
 /* metrics/ of a run, or NULL with ATS_CAPTURE_ERROR_MISSING. */
-AtsDiagResults *ats_capture_file_read_run_metrics (AtsCaptureFile *self, guint run,
-                                                   GError **error);
+AtsDiagResults *ats_capture_file_read_run_metrics (AtsCaptureFile *self, guint run, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtsCaptureRun, ats_capture_run_free)
 

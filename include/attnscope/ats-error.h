@@ -19,11 +19,11 @@ G_BEGIN_DECLS
 
 typedef enum
 {
-  ATS_CHECKPOINT_ERROR_IO,           /* cannot open / map / read */
-  ATS_CHECKPOINT_ERROR_FORMAT,       /* malformed header, offsets, JSON */
-  ATS_CHECKPOINT_ERROR_UNSUPPORTED,  /* dtype or file kind we refuse (pickle) */
-  ATS_CHECKPOINT_ERROR_MISSING,      /* tensor not present */
-  ATS_CHECKPOINT_ERROR_SHAPE,        /* tensor has the wrong shape */
+  ATS_CHECKPOINT_ERROR_IO,          /* cannot open / map / read */
+  ATS_CHECKPOINT_ERROR_FORMAT,      /* malformed header, offsets, JSON */
+  ATS_CHECKPOINT_ERROR_UNSUPPORTED, /* dtype or file kind we refuse (pickle) */
+  ATS_CHECKPOINT_ERROR_MISSING,     /* tensor not present */
+  ATS_CHECKPOINT_ERROR_SHAPE,       /* tensor has the wrong shape */
 } AtsCheckpointError;
 
 typedef enum

@@ -32,18 +32,25 @@ typedef struct
 typedef struct _AtsObserver AtsObserver;
 struct _AtsObserver
 {
-  gboolean want_scores;      /* deliver pre-softmax scores too */
-  gboolean second_pass;      /* deliver every layer's rows twice (pass 0, pass 1) */
+  gboolean want_scores; /* deliver pre-softmax scores too */
+  gboolean second_pass; /* deliver every layer's rows twice (pass 0, pass 1) */
   /* Called once before layer 0. */
-  gboolean (*begin) (AtsObserver *self, AtsModel *model, const gint32 *ids, guint n_tokens,
-                     GError **error);
+  gboolean (*begin) (AtsObserver  *self,
+                     AtsModel     *model,
+                     const gint32 *ids,
+                     guint         n_tokens,
+                     GError      **error);
   /* Attention rows; may be called from worker threads but never concurrently for one observer
    * (the forward pass serialises calls). Return FALSE (and set @error) to abort the pass. */
   gboolean (*attention) (AtsObserver *self, const AtsAttentionBlock *block, GError **error);
   /* Residual stream entering layer @layer (0..L-1), and @layer == L: after the final layer,
    * before the final norm. @hidden: [T, D]. */
-  gboolean (*residual) (AtsObserver *self, guint layer, guint n_tokens, guint d_model,
-                        const float *hidden, GError **error);
+  gboolean (*residual) (AtsObserver *self,
+                        guint        layer,
+                        guint        n_tokens,
+                        guint        d_model,
+                        const float *hidden,
+                        GError     **error);
   /* Called after the last layer with the logits [T, V] (NULL unless want_logits was set on
    * the options). */
   gboolean (*end) (AtsObserver *self, const float *logits, GError **error);

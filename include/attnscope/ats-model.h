@@ -34,21 +34,21 @@ typedef enum
 typedef struct
 {
   AtsArch          arch;
-  char            *model_type;   /* as in config.json */
+  char            *model_type; /* as in config.json */
   AtsAttentionKind attention;
   AtsNormKind      norm;
-  guint            n_layers;     /* L */
-  guint            n_heads;      /* H */
-  guint            n_kv_heads;   /* Hkv */
-  guint            d_model;      /* D */
-  guint            head_dim;     /* hs */
-  guint            d_ff;         /* MLP hidden width */
-  guint            vocab_size;   /* V */
-  guint            max_positions;/* learned positions (GPT-2), 0 if unbounded */
+  guint            n_layers;      /* L */
+  guint            n_heads;       /* H */
+  guint            n_kv_heads;    /* Hkv */
+  guint            d_model;       /* D */
+  guint            head_dim;      /* hs */
+  guint            d_ff;          /* MLP hidden width */
+  guint            vocab_size;    /* V */
+  guint            max_positions; /* learned positions (GPT-2), 0 if unbounded */
   float            norm_eps;
   float            rope_theta;
-  guint            rotary_dim;   /* dims per head that rotate (hs for full RoPE; NeoX partial) */
-  gboolean         qkv_bias;     /* Qwen2 */
+  guint            rotary_dim; /* dims per head that rotate (hs for full RoPE; NeoX partial) */
+  gboolean         qkv_bias;   /* Qwen2 */
   gboolean         parallel_residual; /* NeoX */
   gboolean         tied_lm_head;
   guint            bias_window;  /* Lazy: distance-bias table length (W or W+1), 0 if none */
@@ -64,14 +64,14 @@ void                  ats_model_unref (AtsModel *self);
 const AtsModelConfig *ats_model_get_config (AtsModel *self);
 const char           *ats_model_get_dir (AtsModel *self);
 /* The raw config.json text (for the capture file). */
-const char           *ats_model_get_config_json (AtsModel *self);
-const char           *ats_arch_to_string (AtsArch arch); /* "gpt2", "llama", "neox" */
-const char           *ats_attention_kind_to_string (AtsAttentionKind kind); /* "softmax", "elastic" */
+const char *ats_model_get_config_json (AtsModel *self);
+const char *ats_arch_to_string (AtsArch arch);                    /* "gpt2", "llama", "neox" */
+const char *ats_attention_kind_to_string (AtsAttentionKind kind); /* "softmax", "elastic" */
 /* Bytes of fp32 weights held. */
-guint64               ats_model_get_weight_bytes (AtsModel *self);
+guint64 ats_model_get_weight_bytes (AtsModel *self);
 /* Lazy Attention parameters of layer @layer: tau [H] and bias [H, W]; NULL for softmax models. */
-const float          *ats_model_get_lazy_tau (AtsModel *self, guint layer);
-const float          *ats_model_get_lazy_bias (AtsModel *self, guint layer);
+const float *ats_model_get_lazy_tau (AtsModel *self, guint layer);
+const float *ats_model_get_lazy_bias (AtsModel *self, guint layer);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtsModel, ats_model_unref)
 

@@ -32,8 +32,12 @@ void          ats_tokenizer_unref (AtsTokenizer *self);
 /* Encodes UTF-8 @text; invalid UTF-8 -> ATS_TOKENIZER_ERROR_INPUT. Returns [n] ids (g_free). */
 gint32       *ats_tokenizer_encode (AtsTokenizer *self, const char *text, AtsTokenizeFlags flags,
                                     guint *n_ids, GError **error);
-/* The readable piece of @id: always valid UTF-8 (partial byte sequences escaped as \xNN). */
+/* The readable piece of @id: always valid UTF-8 (partial byte sequences escaped as \xNN).
+ * Byte-level pieces are shown as the text of their bytes, SentencePiece's U+2581 as a space,
+ * <0xNN> byte-fallback tokens as their byte, added tokens as they are written; an id outside
+ * the vocabulary gives "<id N>". */
 char         *ats_tokenizer_decode_piece (AtsTokenizer *self, gint32 id);
+/* Highest id + 1 (vocabulary and added tokens). */
 guint         ats_tokenizer_get_vocab_size (AtsTokenizer *self);
 /* BOS / EOS ids from tokenizer_config.json (-1 when the tokenizer has none). */
 gint32        ats_tokenizer_get_bos_id (AtsTokenizer *self);

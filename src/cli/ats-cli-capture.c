@@ -49,8 +49,8 @@ on_progress (double fraction, gpointer user_data)
     return TRUE;
   p->last_percent = percent;
   double secs = (g_get_monotonic_time () - p->start_us) / 1e6;
-  char bar[31];
-  int fill = (int) (fraction * 30);
+  char   bar[31];
+  int    fill = (int) (fraction * 30);
   for (int i = 0; i < 30; i++)
     bar[i] = i < fill ? '#' : '.';
   bar[30] = 0;
@@ -101,9 +101,9 @@ ats_cli_parse_index_spec (const char *spec, guint n, const char *what, GError **
     {
       guint64 a, b;
       g_auto (GStrv) range = g_strsplit (parts[i], "-", 2);
-      if (!g_ascii_string_to_unsigned (range[0], 10, 0, G_MAXUINT32, &a, NULL)
-          || (range[1] != NULL && !g_ascii_string_to_unsigned (range[1], 10, 0, G_MAXUINT32, &b,
-                                                               NULL)))
+      if (!g_ascii_string_to_unsigned (range[0], 10, 0, G_MAXUINT32, &a, NULL) ||
+          (range[1] != NULL &&
+           !g_ascii_string_to_unsigned (range[1], 10, 0, G_MAXUINT32, &b, NULL)))
         {
           g_set_error (error, ATS_MODEL_ERROR, ATS_MODEL_ERROR_INPUT,
                        "--%s: \"%s\" is not an index or a range like 2-5", what, parts[i]);
@@ -145,9 +145,9 @@ ats_cli_capture_main (int argc, char **argv)
 {
   g_autofree char *model_dir = NULL, *ids_text = NULL, *prompt = NULL, *prompts_file = NULL;
   g_autofree char *out = NULL, *dtype = NULL, *layers_spec = NULL, *heads_spec = NULL;
-  gboolean logits = FALSE, scores = FALSE, force = FALSE, no_maps = FALSE, no_special = FALSE;
-  gboolean bos = FALSE, quiet = FALSE, no_diag = FALSE, ignore_space = FALSE;
-  int threads = 0, row_block = 0;
+  gboolean      logits = FALSE, scores = FALSE, force = FALSE, no_maps = FALSE, no_special = FALSE;
+  gboolean      bos = FALSE, quiet = FALSE, no_diag = FALSE, ignore_space = FALSE;
+  int           threads = 0, row_block = 0;
   AtsDiagParams params;
   ats_diag_params_init_default (&params);
   int overload_k = params.overload_k;
@@ -166,8 +166,7 @@ ats_cli_capture_main (int argc, char **argv)
       "Also store pre-softmax scores [L, H, T, T] (float32)", NULL },
     { "layers", 0, 0, G_OPTION_ARG_STRING, &layers_spec, "Store maps of these layers only",
       "0,2,4-6" },
-    { "heads", 0, 0, G_OPTION_ARG_STRING, &heads_spec, "Store maps of these heads only",
-      "0-3" },
+    { "heads", 0, 0, G_OPTION_ARG_STRING, &heads_spec, "Store maps of these heads only", "0-3" },
     { "no-maps", 0, 0, G_OPTION_ARG_NONE, &no_maps,
       "Store diagnostics only, no attention maps (corpus mode)", NULL },
     { "no-diagnostics", 0, 0, G_OPTION_ARG_NONE, &no_diag,
@@ -183,11 +182,10 @@ ats_cli_capture_main (int argc, char **argv)
       "Overload (ours): keys near the top (default 4)", "K" },
     { "overload-factor", 0, 0, G_OPTION_ARG_DOUBLE, &params.overload_factor,
       "Overload (ours): within this factor of the top (default 2)", "F" },
-    { "top-p", 0, 0, G_OPTION_ARG_DOUBLE, &params.top_p, "Top-p width (ours) coverage (0.9)",
-      "P" },
+    { "top-p", 0, 0, G_OPTION_ARG_DOUBLE, &params.top_p, "Top-p width (ours) coverage (0.9)", "P" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N" },
-    { "row-block", 0, 0, G_OPTION_ARG_INT, &row_block, "Query rows per attention block (default: whole map up to 8192 tokens)",
-      "R" },
+    { "row-block", 0, 0, G_OPTION_ARG_INT, &row_block,
+      "Query rows per attention block (default: whole map up to 8192 tokens)", "R" },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace an existing output file", NULL },
     { "ignore-space", 0, 0, G_OPTION_ARG_NONE, &ignore_space,
       "Start even when the estimated size exceeds the free disk space", NULL },
@@ -196,10 +194,10 @@ ats_cli_capture_main (int argc, char **argv)
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- capture attention maps to HDF5");
   g_option_context_set_summary (
-    ctx, "Runs each prompt through the model and writes every head's attention map, the\n"
-         "residual-stream norms and the allocation diagnostics to an HDF5 capture file\n"
-         "(format attnscope-capture v1). Diagnostics marked (ours) are attnscope's own\n"
-         "operational definitions; see the README.");
+      ctx, "Runs each prompt through the model and writes every head's attention map, the\n"
+           "residual-stream norms and the allocation diagnostics to an HDF5 capture file\n"
+           "(format attnscope-capture v1). Diagnostics marked (ours) are attnscope's own\n"
+           "operational definitions; see the README.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
@@ -245,8 +243,8 @@ ats_cli_capture_main (int argc, char **argv)
     return ats_cli_fail ("%s", error->message);
   g_clear_error (&error);
 
-  AtsTokenizeFlags flags = no_special ? ATS_TOKENIZE_NO_SPECIAL
-                                      : (bos ? ATS_TOKENIZE_FORCE_BOS : ATS_TOKENIZE_DEFAULT);
+  AtsTokenizeFlags flags =
+      no_special ? ATS_TOKENIZE_NO_SPECIAL : (bos ? ATS_TOKENIZE_FORCE_BOS : ATS_TOKENIZE_DEFAULT);
   g_autoptr (GArray) prompts = g_array_new (FALSE, TRUE, sizeof (Prompt));
   g_array_set_clear_func (prompts, prompt_clear);
   if (ids_text != NULL)
@@ -298,10 +296,10 @@ ats_cli_capture_main (int argc, char **argv)
   copts.store_maps = !no_maps;
   copts.store_scores = scores;
   copts.store_logits = logits;
-  g_autofree gboolean *layer_mask
-    = ats_cli_parse_index_spec (layers_spec, c->n_layers, "layers", &error);
-  g_autofree gboolean *head_mask
-    = layer_mask ? ats_cli_parse_index_spec (heads_spec, c->n_heads, "heads", &error) : NULL;
+  g_autofree gboolean *layer_mask =
+      ats_cli_parse_index_spec (layers_spec, c->n_layers, "layers", &error);
+  g_autofree gboolean *head_mask =
+      layer_mask ? ats_cli_parse_index_spec (heads_spec, c->n_heads, "heads", &error) : NULL;
   if (head_mask == NULL)
     return ats_cli_fail ("%s", error->message);
   copts.layers = layer_mask;
@@ -331,11 +329,10 @@ ats_cli_capture_main (int argc, char **argv)
       }
     g_autofree char *dir = g_path_get_dirname (out);
     g_autoptr (GFile) gdir = g_file_new_for_path (dir);
-    g_autoptr (GFileInfo) fs = g_file_query_filesystem_info (gdir, G_FILE_ATTRIBUTE_FILESYSTEM_FREE,
-                                                            NULL, NULL);
-    guint64 free_bytes = fs ? g_file_info_get_attribute_uint64 (fs,
-                                                                G_FILE_ATTRIBUTE_FILESYSTEM_FREE)
-                            : 0;
+    g_autoptr (GFileInfo) fs =
+        g_file_query_filesystem_info (gdir, G_FILE_ATTRIBUTE_FILESYSTEM_FREE, NULL, NULL);
+    guint64 free_bytes =
+        fs ? g_file_info_get_attribute_uint64 (fs, G_FILE_ATTRIBUTE_FILESYSTEM_FREE) : 0;
     g_autofree char *est = g_format_size (estimate);
     if (fs != NULL && estimate > free_bytes && !ignore_space)
       {
@@ -358,18 +355,18 @@ ats_cli_capture_main (int argc, char **argv)
   signal (SIGTERM, on_sigint);
 
   Progress progress = { .tty = !quiet && ats_cli_stderr_is_tty (), .n_runs = prompts->len };
-  g_autoptr (GPtrArray) all_results
-    = g_ptr_array_new_with_free_func ((GDestroyNotify) ats_diag_results_free);
+  g_autoptr (GPtrArray) all_results =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) ats_diag_results_free);
   gboolean ok = TRUE;
-  guint done = 0;
-  gint64 t0 = g_get_monotonic_time ();
+  guint    done = 0;
+  gint64   t0 = g_get_monotonic_time ();
   for (guint i = 0; ok && i < prompts->len; i++)
     {
       Prompt *p = &g_array_index (prompts, Prompt, i);
       g_auto (GStrv) pieces = g_new0 (char *, p->n_ids + 1);
       for (guint t = 0; t < p->n_ids; t++)
-        pieces[t] = tok ? ats_tokenizer_decode_piece (tok, p->ids[t])
-                        : g_strdup_printf ("%d", p->ids[t]);
+        pieces[t] =
+            tok ? ats_tokenizer_decode_piece (tok, p->ids[t]) : g_strdup_printf ("%d", p->ids[t]);
       g_autofree char *ids_prompt = NULL;
       if (p->prompt == NULL)
         ids_prompt = g_strjoinv (tok ? "" : " ", pieces);
@@ -378,9 +375,9 @@ ats_cli_capture_main (int argc, char **argv)
       if (!ok)
         break;
 
-      g_autoptr (AtsDiagnostics) diag
-        = no_diag ? NULL : ats_diagnostics_new (c->n_layers, c->n_heads, p->n_ids, &params);
-      AtsObserver *observers[3] = { ats_capture_file_get_observer (file),
+      g_autoptr (AtsDiagnostics) diag =
+          no_diag ? NULL : ats_diagnostics_new (c->n_layers, c->n_heads, p->n_ids, &params);
+      AtsObserver      *observers[3] = { ats_capture_file_get_observer (file),
                                     diag ? ats_diagnostics_get_observer (diag) : NULL, NULL };
       AtsForwardOptions fopts = { 0 };
       fopts.n_threads = threads;
@@ -418,9 +415,8 @@ ats_cli_capture_main (int argc, char **argv)
   if (progress.tty)
     fprintf (stderr, "\r%*s\r", 78, "");
 
-  gboolean was_interrupted = interrupted
-                             || (error && g_error_matches (error, ATS_MODEL_ERROR,
-                                                           ATS_MODEL_ERROR_CANCELLED));
+  gboolean was_interrupted =
+      interrupted || (error && g_error_matches (error, ATS_MODEL_ERROR, ATS_MODEL_ERROR_CANCELLED));
   g_autoptr (GError) close_error = NULL;
   if (done == 0 && !was_interrupted)
     {
@@ -452,14 +448,14 @@ ats_cli_capture_main (int argc, char **argv)
                done == 1 ? "" : "s", out, secs);
       if (all_results->len == 1)
         {
-          g_autoptr (GString) table
-            = ats_diag_results_format_table (g_ptr_array_index (all_results, 0), FALSE);
+          g_autoptr (GString) table =
+              ats_diag_results_format_table (g_ptr_array_index (all_results, 0), FALSE);
           fputs (table->str, stdout);
         }
       else if (all_results->len > 1)
         {
           g_autoptr (AtsDiagSummary) sum = ats_diag_results_summarize (
-            (AtsDiagResults *const *) all_results->pdata, all_results->len, NULL);
+              (AtsDiagResults *const *) all_results->pdata, all_results->len, NULL);
           if (sum != NULL)
             {
               g_autoptr (GString) table = ats_diag_summary_format_table (sum);

@@ -12,8 +12,9 @@ print_model_config (const AtsModelConfig *c)
 {
   printf ("architecture   %s (model_type \"%s\")\n", ats_arch_to_string (c->arch), c->model_type);
   printf ("attention      %s%s\n", ats_attention_kind_to_string (c->attention),
-          c->attention == ATS_ATTENTION_ELASTIC ? " (Lazy Attention: Elastic-Softmax + distance bias)"
-                                                : "");
+          c->attention == ATS_ATTENTION_ELASTIC
+              ? " (Lazy Attention: Elastic-Softmax + distance bias)"
+              : "");
   printf ("layers         %u\n", c->n_layers);
   printf ("heads          %u (kv heads %u)\n", c->n_heads, c->n_kv_heads);
   printf ("width          %u (head size %u, MLP %u)\n", c->d_model, c->head_dim, c->d_ff);
@@ -40,9 +41,9 @@ info_checkpoint (const char *path)
   if (ckpt == NULL)
     return ats_cli_fail ("%s", error->message);
   printf ("checkpoint     %s\n", ats_checkpoint_get_dir (ckpt));
-  guint n = ats_checkpoint_get_n_tensors (ckpt);
+  guint              n = ats_checkpoint_get_n_tensors (ckpt);
   const char *const *names = ats_checkpoint_get_tensor_names (ckpt);
-  guint64 counts[3] = { 0 };
+  guint64            counts[3] = { 0 };
   for (guint i = 0; i < n; i++)
     {
       const AtsTensorInfo *t = ats_checkpoint_lookup (ckpt, names[i]);
@@ -108,7 +109,8 @@ info_capture (const char *path)
         }
       g_autoptr (GString) what = g_string_new (NULL);
       if (r->has_attention)
-        g_string_append_printf (what, "maps %s", r->attention_type == ATS_STORE_F16 ? "f16" : "f32");
+        g_string_append_printf (what, "maps %s",
+                                r->attention_type == ATS_STORE_F16 ? "f16" : "f32");
       if (r->has_scores)
         g_string_append (what, what->len ? ", scores" : "scores");
       if (r->has_logits)
@@ -116,7 +118,7 @@ info_capture (const char *path)
       if (r->has_metrics)
         g_string_append (what, what->len ? ", metrics" : "metrics");
       g_autofree char *excerpt = NULL;
-      const char *prompt = r->prompt ? r->prompt : "";
+      const char      *prompt = r->prompt ? r->prompt : "";
       if (g_utf8_strlen (prompt, -1) > 48)
         {
           g_autofree char *head = g_utf8_substring (prompt, 0, 47);
@@ -137,7 +139,8 @@ info_capture (const char *path)
 int
 ats_cli_info_main (int argc, char **argv)
 {
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("DIR|FILE.h5 - describe a checkpoint or capture");
+  g_autoptr (GOptionContext) ctx =
+      g_option_context_new ("DIR|FILE.h5 - describe a checkpoint or capture");
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {

@@ -52,14 +52,14 @@ ats_cli_tokenize_main (int argc, char **argv)
   gboolean         no_special = FALSE;
   gboolean         pieces = FALSE;
   GOptionEntry     entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir,
-      "Model folder (tokenizer.json, or vocab.json + merges.txt)", "DIR" },
-    { "tokenizer", 't', 0, G_OPTION_ARG_FILENAME, &tokenizer_file, "A tokenizer.json file",
-      "FILE" },
-    { "no-special", 0, 0, G_OPTION_ARG_NONE, &no_special, "Do not add BOS/EOS tokens", NULL },
-    { "pieces", 0, 0, G_OPTION_ARG_NONE, &pieces, "Print the readable pieces instead of ids",
-      NULL },
-    { NULL },
+        { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir,
+          "Model folder (tokenizer.json, or vocab.json + merges.txt)", "DIR" },
+        { "tokenizer", 't', 0, G_OPTION_ARG_FILENAME, &tokenizer_file, "A tokenizer.json file",
+          "FILE" },
+        { "no-special", 0, 0, G_OPTION_ARG_NONE, &no_special, "Do not add BOS/EOS tokens", NULL },
+        { "pieces", 0, 0, G_OPTION_ARG_NONE, &pieces, "Print the readable pieces instead of ids",
+          NULL },
+        { NULL },
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("< LINES");
   g_autoptr (GError) error = NULL;
@@ -111,12 +111,12 @@ ats_cli_tokenize_main (int argc, char **argv)
           break;
         }
 
-      guint             n_ids = 0;
+      guint              n_ids = 0;
       g_autofree gint32 *ids = ats_tokenizer_encode (tok, line, flags, &n_ids, &error);
       if (ids == NULL)
         {
-          status = ats_cli_fail ("tokenize: line %" G_GUINT64_FORMAT ": %s", line_no,
-                                 error->message);
+          status =
+              ats_cli_fail ("tokenize: line %" G_GUINT64_FORMAT ": %s", line_no, error->message);
           break;
         }
       g_string_append_c (out, '[');

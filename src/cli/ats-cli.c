@@ -13,12 +13,17 @@
 /* Subcommands (keep sorted). */
 int ats_cli_capture_main (int argc, char **argv);
 int ats_cli_info_main (int argc, char **argv);
+int ats_cli_stats_main (int argc, char **argv);
 int ats_cli_tokenize_main (int argc, char **argv);
 
 static const AtsCliCommand commands[] = {
-  { "capture", ats_cli_capture_main, "Run prompts through a model and write every attention map to HDF5" },
+  { "capture", ats_cli_capture_main,
+    "Run prompts through a model and write every attention map to HDF5" },
   { "info", ats_cli_info_main, "Show what a checkpoint folder or capture file holds" },
-  { "tokenize", ats_cli_tokenize_main, "Print the token ids (or pieces) of each input line as JSON" },
+  { "stats", ats_cli_stats_main,
+    "Recompute the attention diagnostics of a capture file and print them" },
+  { "tokenize", ats_cli_tokenize_main,
+    "Print the token ids (or pieces) of each input line as JSON" },
 };
 
 int
@@ -55,7 +60,8 @@ main (int argc, char **argv)
       print_usage (stderr);
       return 2;
     }
-  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "help") == 0)
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 ||
+      strcmp (argv[1], "help") == 0)
     {
       print_usage (stdout);
       return 0;

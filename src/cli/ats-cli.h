@@ -17,7 +17,7 @@ typedef struct
 } AtsCliCommand;
 
 /* Prints "attnscope-cli: <message>" to stderr; returns 1. */
-int  ats_cli_fail (const char *format, ...) G_GNUC_PRINTF (1, 2);
+int ats_cli_fail (const char *format, ...) G_GNUC_PRINTF (1, 2);
 /* TRUE when stderr is a terminal (progress lines). */
 gboolean ats_cli_stderr_is_tty (void);
 

@@ -23,23 +23,23 @@
 
 typedef struct
 {
-  hid_t    dset;
-  hsize_t  offset[4];
-  guint8  *raw; /* [C, C] elements, shuffled+deflated by the worker */
-  gsize    n_bytes;
-  guint    elem;
+  hid_t   dset;
+  hsize_t offset[4];
+  guint8 *raw; /* [C, C] elements, shuffled+deflated by the worker */
+  gsize   n_bytes;
+  guint   elem;
 } ChunkJob;
 
 /* Staging of one stream of [L, H, T, T] maps (attention or scores). */
 typedef struct
 {
-  hid_t     dset;
-  guint     elem;     /* 2 (f16) or 4 (f32) */
-  gboolean  is_f16;
-  guint8   *stage;    /* [H, C, T] elements: the current chunk row of every head */
-  guint    *filled;   /* [H] rows staged in the current chunk row */
-  guint    *chunk_row;/* [H] index of the chunk row being staged */
-  guint     cur_layer;
+  hid_t    dset;
+  guint    elem; /* 2 (f16) or 4 (f32) */
+  gboolean is_f16;
+  guint8  *stage;     /* [H, C, T] elements: the current chunk row of every head */
+  guint   *filled;    /* [H] rows staged in the current chunk row */
+  guint   *chunk_row; /* [H] index of the chunk row being staged */
+  guint    cur_layer;
 } MapStream;
 
 struct _AtsCaptureFile
@@ -52,27 +52,27 @@ struct _AtsCaptureFile
   AtsModel           *model;
 
   /* writing state of the open run */
-  gboolean            run_open;
-  guint               run_index;
-  hid_t               run_group;
-  guint               T;
-  guint               C; /* chunk edge */
-  AtsCaptureOptions   opts;
-  gboolean           *layers; /* [L] */
-  gboolean           *heads;  /* [H] */
-  MapStream           attn;
-  MapStream           scores;
-  float              *hidden_norms; /* [L+1, T] */
-  float              *logits;       /* [T, V] (borrowed in end callback, written there) */
-  AtsObserver         observer;
+  gboolean          run_open;
+  guint             run_index;
+  hid_t             run_group;
+  guint             T;
+  guint             C; /* chunk edge */
+  AtsCaptureOptions opts;
+  gboolean         *layers; /* [L] */
+  gboolean         *heads;  /* [H] */
+  MapStream         attn;
+  MapStream         scores;
+  float            *hidden_norms; /* [L+1, T] */
+  float            *logits;       /* [T, V] (borrowed in end callback, written there) */
+  AtsObserver       observer;
 
   /* chunk writer pool */
-  GThreadPool        *pool;
-  GMutex              h5_lock;
-  GMutex              flight_lock;
-  GCond               flight_cond;
-  guint               in_flight;
-  char               *pool_error; /* first failure, under flight_lock */
+  GThreadPool *pool;
+  GMutex       h5_lock;
+  GMutex       flight_lock;
+  GCond        flight_cond;
+  guint        in_flight;
+  char        *pool_error; /* first failure, under flight_lock */
 };
 
 static GOnce h5_once = G_ONCE_INIT;
@@ -129,7 +129,7 @@ attr_string (hid_t obj, const char *name, const char *value)
   hid_t s = H5Screate (H5S_SCALAR);
   if (H5Aexists (obj, name) > 0)
     H5Adelete (obj, name);
-  hid_t a = H5Acreate2 (obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t  a = H5Acreate2 (obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
   herr_t r = a < 0 ? -1 : H5Awrite (a, t, &value);
   if (a >= 0)
     H5Aclose (a);
@@ -144,7 +144,7 @@ attr_write (hid_t obj, const char *name, hid_t type, const void *value)
   hid_t s = H5Screate (H5S_SCALAR);
   if (H5Aexists (obj, name) > 0)
     H5Adelete (obj, name);
-  hid_t a = H5Acreate2 (obj, name, type, s, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t  a = H5Acreate2 (obj, name, type, s, H5P_DEFAULT, H5P_DEFAULT);
   herr_t r = a < 0 ? -1 : H5Awrite (a, type, value);
   if (a >= 0)
     H5Aclose (a);
@@ -168,9 +168,9 @@ static gboolean
 attr_int_array (hid_t obj, const char *name, const gint32 *v, guint n)
 {
   hsize_t dims[1] = { n };
-  hid_t s = n > 0 ? H5Screate_simple (1, dims, NULL) : H5Screate (H5S_NULL);
-  hid_t a = H5Acreate2 (obj, name, H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t r = a < 0 ? -1 : (n > 0 ? H5Awrite (a, H5T_NATIVE_INT32, v) : 0);
+  hid_t   s = n > 0 ? H5Screate_simple (1, dims, NULL) : H5Screate (H5S_NULL);
+  hid_t   a = H5Acreate2 (obj, name, H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t  r = a < 0 ? -1 : (n > 0 ? H5Awrite (a, H5T_NATIVE_INT32, v) : 0);
   if (a >= 0)
     H5Aclose (a);
   H5Sclose (s);
@@ -223,7 +223,7 @@ attr_read_int (hid_t obj, const char *name, gint64 *out)
   hid_t a = H5Aopen (obj, name, H5P_DEFAULT);
   if (a < 0)
     return FALSE;
-  hid_t ft = H5Aget_type (a);
+  hid_t    ft = H5Aget_type (a);
   gboolean ok = H5Tget_class (ft) == H5T_INTEGER && H5Aread (a, H5T_NATIVE_INT64, out) >= 0;
   H5Tclose (ft);
   H5Aclose (a);
@@ -232,8 +232,14 @@ attr_read_int (hid_t obj, const char *name, gint64 *out)
 
 /* Plain (contiguous or deflated-chunked) dataset written in one go. */
 static gboolean
-write_dataset (hid_t loc, const char *name, hid_t file_type, hid_t mem_type, guint rank,
-               const hsize_t *dims, const void *data, gboolean compress)
+write_dataset (hid_t          loc,
+               const char    *name,
+               hid_t          file_type,
+               hid_t          mem_type,
+               guint          rank,
+               const hsize_t *dims,
+               const void    *data,
+               gboolean       compress)
 {
   hid_t s = H5Screate_simple (rank, dims, NULL);
   hid_t dcpl = H5Pcreate (H5P_DATASET_CREATE);
@@ -261,7 +267,7 @@ write_dataset (hid_t loc, const char *name, hid_t file_type, hid_t mem_type, gui
     }
   if (H5Lexists (loc, name, H5P_DEFAULT) > 0)
     H5Ldelete (loc, name, H5P_DEFAULT);
-  hid_t d = H5Dcreate2 (loc, name, file_type, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  hid_t  d = H5Dcreate2 (loc, name, file_type, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   herr_t r = d < 0 ? -1 : H5Dwrite (d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
   if (d >= 0)
     H5Dclose (d);
@@ -282,22 +288,22 @@ set_io_error (GError **error, AtsCaptureFile *self, const char *what)
 static void
 chunk_job_run (gpointer data, gpointer user_data)
 {
-  ChunkJob *job = data;
+  ChunkJob       *job = data;
   AtsCaptureFile *self = user_data;
-  gsize n = job->n_bytes, n_elem = n / job->elem;
+  gsize           n = job->n_bytes, n_elem = n / job->elem;
 
   /* shuffle: byte k of every element together */
   g_autofree guint8 *shuf = g_malloc (n);
   for (guint b = 0; b < job->elem; b++)
     {
-      guint8 *dst = shuf + b * n_elem;
+      guint8       *dst = shuf + b * n_elem;
       const guint8 *src = job->raw + b;
       for (gsize i = 0; i < n_elem; i++)
         dst[i] = src[i * job->elem];
     }
-  uLongf zlen = compressBound (n);
+  uLongf             zlen = compressBound (n);
   g_autofree guint8 *z = g_malloc (zlen);
-  int zr = compress2 (z, &zlen, shuf, n, self->opts.compression);
+  int                zr = compress2 (z, &zlen, shuf, n, self->opts.compression);
 
   gboolean ok = zr == Z_OK;
   if (ok)
@@ -434,8 +440,8 @@ static void
 set_create_error (GError **error, const char *path)
 {
   g_autofree char *dir = g_path_get_dirname (path);
-  int saved = 0;
-  const char *why;
+  int              saved = 0;
+  const char      *why;
   if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
     why = "its folder does not exist";
   else if (g_access (dir, W_OK) != 0)
@@ -445,8 +451,10 @@ set_create_error (GError **error, const char *path)
     }
   else
     why = "HDF5 could not create it";
-  g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_IO, "%s: cannot create the capture "
-               "file: %s", path, why);
+  g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_IO,
+               "%s: cannot create the capture "
+               "file: %s",
+               path, why);
 }
 
 AtsCaptureFile *
@@ -472,8 +480,8 @@ ats_capture_file_create (const char *path, AtsModel *model, gboolean force, GErr
   self->writable = TRUE;
   self->model = ats_model_ref (model);
   /* A forced overwrite is written beside the target and renamed over it on close. */
-  self->write_path = exists ? g_strdup_printf ("%s.tmp-%d", path, (int) getpid ())
-                            : g_strdup (path);
+  self->write_path =
+      exists ? g_strdup_printf ("%s.tmp-%d", path, (int) getpid ()) : g_strdup (path);
   self->file = H5Fcreate (self->write_path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
   if (self->file < 0)
     {
@@ -495,19 +503,19 @@ ats_capture_file_create (const char *path, AtsModel *model, gboolean force, GErr
   self->info.config_json = g_strdup (ats_model_get_config_json (model));
 
   g_autofree char *producer = g_strdup_printf ("attnscope %s", ATS_VERSION);
-  hid_t root = self->file;
-  gboolean ok = attr_string (root, "format", ATS_CAPTURE_FORMAT)
-                && attr_int (root, "format_version", ATS_CAPTURE_FORMAT_VERSION)
-                && attr_string (root, "producer", producer);
+  hid_t            root = self->file;
+  gboolean         ok = attr_string (root, "format", ATS_CAPTURE_FORMAT) &&
+                attr_int (root, "format_version", ATS_CAPTURE_FORMAT_VERSION) &&
+                attr_string (root, "producer", producer);
   hid_t g = ok ? H5Gcreate2 (root, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
-  ok = g >= 0 && attr_string (g, "architecture", self->info.architecture)
-       && attr_string (g, "model_type", c->model_type)
-       && attr_int (g, "n_layers", c->n_layers) && attr_int (g, "n_heads", c->n_heads)
-       && attr_int (g, "n_kv_heads", c->n_kv_heads) && attr_int (g, "d_model", c->d_model)
-       && attr_int (g, "head_dim", c->head_dim) && attr_int (g, "vocab_size", c->vocab_size)
-       && attr_string (g, "attention", ats_attention_kind_to_string (c->attention))
-       && attr_string (g, "source", self->info.source)
-       && attr_string (g, "config_json", self->info.config_json);
+  ok = g >= 0 && attr_string (g, "architecture", self->info.architecture) &&
+       attr_string (g, "model_type", c->model_type) && attr_int (g, "n_layers", c->n_layers) &&
+       attr_int (g, "n_heads", c->n_heads) && attr_int (g, "n_kv_heads", c->n_kv_heads) &&
+       attr_int (g, "d_model", c->d_model) && attr_int (g, "head_dim", c->head_dim) &&
+       attr_int (g, "vocab_size", c->vocab_size) &&
+       attr_string (g, "attention", ats_attention_kind_to_string (c->attention)) &&
+       attr_string (g, "source", self->info.source) &&
+       attr_string (g, "config_json", self->info.config_json);
   if (g >= 0)
     H5Gclose (g);
   g = ok ? H5Gcreate2 (root, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
@@ -521,8 +529,8 @@ ats_capture_file_create (const char *path, AtsModel *model, gboolean force, GErr
       return NULL;
     }
 
-  self->pool = g_thread_pool_new (chunk_job_run, self, MAX (1, (int) g_get_num_processors ()),
-                                  FALSE, NULL);
+  self->pool =
+      g_thread_pool_new (chunk_job_run, self, MAX (1, (int) g_get_num_processors ()), FALSE, NULL);
   self->observer.begin = observer_begin;
   self->observer.attention = observer_attention;
   self->observer.residual = observer_residual;
@@ -559,7 +567,7 @@ ats_capture_file_open (const char *path, gboolean writable, GError **error)
       return NULL;
     }
   g_autofree char *format = attr_read_string (self->file, "format");
-  gint64 version = 0;
+  gint64           version = 0;
   if (g_strcmp0 (format, ATS_CAPTURE_FORMAT) != 0)
     {
       g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_FORMAT,
@@ -568,8 +576,8 @@ ats_capture_file_open (const char *path, gboolean writable, GError **error)
       capture_free (self);
       return NULL;
     }
-  if (!attr_read_int (self->file, "format_version", &version)
-      || version != ATS_CAPTURE_FORMAT_VERSION)
+  if (!attr_read_int (self->file, "format_version", &version) ||
+      version != ATS_CAPTURE_FORMAT_VERSION)
     {
       g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_FORMAT,
                    "%s: capture format_version %" G_GINT64_FORMAT " is not supported (this "
@@ -578,14 +586,14 @@ ats_capture_file_open (const char *path, gboolean writable, GError **error)
       capture_free (self);
       return NULL;
     }
-  hid_t g = H5Oexists_by_name (self->file, "model", H5P_DEFAULT) > 0
-              ? H5Gopen2 (self->file, "model", H5P_DEFAULT)
-              : -1;
-  gint64 v;
+  hid_t    g = H5Oexists_by_name (self->file, "model", H5P_DEFAULT) > 0
+                   ? H5Gopen2 (self->file, "model", H5P_DEFAULT)
+                   : -1;
+  gint64   v;
   gboolean ok = g >= 0;
-#define READ_U(field)                                                                       \
-  ok = ok && attr_read_int (g, #field, &v) && v > 0 && v < G_MAXINT32;                      \
-  if (ok)                                                                                   \
+#define READ_U(field)                                                                              \
+  ok = ok && attr_read_int (g, #field, &v) && v > 0 && v < G_MAXINT32;                             \
+  if (ok)                                                                                          \
     self->info.field = v;
   READ_U (n_layers);
   READ_U (n_heads);
@@ -600,8 +608,8 @@ ats_capture_file_open (const char *path, gboolean writable, GError **error)
       self->info.source = attr_read_string (g, "source");
       self->info.config_json = attr_read_string (g, "config_json");
       g_autofree char *att = attr_read_string (g, "attention");
-      self->info.attention
-        = g_strcmp0 (att, "elastic") == 0 ? ATS_ATTENTION_ELASTIC : ATS_ATTENTION_SOFTMAX;
+      self->info.attention =
+          g_strcmp0 (att, "elastic") == 0 ? ATS_ATTENTION_ELASTIC : ATS_ATTENTION_SOFTMAX;
     }
   if (g >= 0)
     H5Gclose (g);
@@ -680,14 +688,17 @@ ats_capture_file_close (AtsCaptureFile *self, GError **error)
 /* --- writing a run ------------------------------------------------------------------------- */
 
 static gboolean
-map_stream_open (AtsCaptureFile *self, MapStream *ms, const char *name, gboolean f16,
-                 gboolean is_scores)
+map_stream_open (AtsCaptureFile *self,
+                 MapStream      *ms,
+                 const char     *name,
+                 gboolean        f16,
+                 gboolean        is_scores)
 {
-  guint L = self->info.n_layers, H = self->info.n_heads, T = self->T, C = self->C;
+  guint   L = self->info.n_layers, H = self->info.n_heads, T = self->T, C = self->C;
   hsize_t dims[4] = { L, H, T, T };
   hsize_t chunk[4] = { 1, 1, C, C };
-  hid_t s = H5Screate_simple (4, dims, NULL);
-  hid_t dcpl = H5Pcreate (H5P_DATASET_CREATE);
+  hid_t   s = H5Screate_simple (4, dims, NULL);
+  hid_t   dcpl = H5Pcreate (H5P_DATASET_CREATE);
   H5Pset_chunk (dcpl, 4, chunk);
   H5Pset_shuffle (dcpl);
   H5Pset_deflate (dcpl, self->opts.compression);
@@ -737,11 +748,11 @@ map_stream_close (MapStream *ms)
 static void
 map_stream_flush_head (AtsCaptureFile *self, MapStream *ms, guint layer, guint hh)
 {
-  guint C = self->C, T = self->T, cr = ms->chunk_row[hh];
-  guint rows = ms->filled[hh];
-  guint row0 = cr * C;
+  guint         C = self->C, T = self->T, cr = ms->chunk_row[hh];
+  guint         rows = ms->filled[hh];
+  guint         row0 = cr * C;
   const guint8 *stage = ms->stage + (gsize) hh * C * T * ms->elem;
-  guint last_col_chunk = (row0 + rows - 1) / C; /* keys up to the last row's diagonal */
+  guint         last_col_chunk = (row0 + rows - 1) / C; /* keys up to the last row's diagonal */
   for (guint cc = 0; cc <= last_col_chunk; cc++)
     {
       ChunkJob *job = g_new0 (ChunkJob, 1);
@@ -786,10 +797,10 @@ map_stream_put (AtsCaptureFile *self, MapStream *ms, const AtsAttentionBlock *b,
     }
   for (guint r = 0; r < b->n_rows; r++)
     {
-      guint i = b->row_start + r;
-      guint local = i - ms->chunk_row[hh] * C;
+      guint        i = b->row_start + r;
+      guint        local = i - ms->chunk_row[hh] * C;
       const float *src = rows + (gsize) r * T;
-      guint8 *dst = ms->stage + ((gsize) hh * C + local) * T * ms->elem;
+      guint8      *dst = ms->stage + ((gsize) hh * C + local) * T * ms->elem;
       if (ms->is_f16)
         {
           guint16 *d16 = (guint16 *) dst;
@@ -839,11 +850,11 @@ ats_capture_file_begin_run (AtsCaptureFile          *self,
 
   self->run_index = ats_capture_file_get_n_runs (self);
   g_autofree char *name = g_strdup_printf ("runs/%06u", self->run_index);
-  hid_t g = H5Gcreate2 (self->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  gboolean ok = g >= 0;
+  hid_t            g = H5Gcreate2 (self->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  gboolean         ok = g >= 0;
   self->run_group = g;
-  ok = ok && attr_string (g, "prompt", prompt ? prompt : "") && attr_int (g, "n_tokens", T)
-       && attr_int (g, "complete", 0);
+  ok = ok && attr_string (g, "prompt", prompt ? prompt : "") && attr_int (g, "n_tokens", T) &&
+       attr_int (g, "complete", 0);
   hid_t tg = ok ? H5Gcreate2 (g, "tokens", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
   ok = ok && tg >= 0;
   hsize_t dims[1] = { T };
@@ -868,15 +879,15 @@ ats_capture_file_begin_run (AtsCaptureFile          *self,
         {
           g_autofree gint32 *sl = g_new (gint32, L);
           g_autofree gint32 *sh = g_new (gint32, H);
-          guint nl = 0, nh = 0;
+          guint              nl = 0, nh = 0;
           for (guint l = 0; l < L; l++)
             if (self->layers[l])
               sl[nl++] = l;
           for (guint h = 0; h < H; h++)
             if (self->heads[h])
               sh[nh++] = h;
-          ok = attr_int_array (self->attn.dset, "stored_layers", sl, nl)
-               && attr_int_array (self->attn.dset, "stored_heads", sh, nh);
+          ok = attr_int_array (self->attn.dset, "stored_layers", sl, nl) &&
+               attr_int_array (self->attn.dset, "stored_heads", sh, nh);
         }
     }
   if (ok && self->opts.store_scores)
@@ -941,10 +952,10 @@ static gboolean
 observer_residual (AtsObserver *obs, guint layer, guint T, guint D, const float *x, GError **error)
 {
   AtsCaptureFile *self = obs->user_data;
-  float *out = self->hidden_norms + (gsize) layer * T;
+  float          *out = self->hidden_norms + (gsize) layer * T;
   for (guint t = 0; t < T; t++)
     {
-      double ss = 0;
+      double       ss = 0;
       const float *row = x + (gsize) t * D;
       for (guint d = 0; d < D; d++)
         ss += (double) row[d] * row[d];
@@ -963,8 +974,8 @@ observer_end (AtsObserver *obs, const float *logits, GError **error)
     return FALSE;
   hsize_t dims[2] = { self->T, self->info.vocab_size };
   g_mutex_lock (&self->h5_lock);
-  gboolean ok = write_dataset (self->run_group, "logits", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2,
-                               dims, logits, TRUE);
+  gboolean ok = write_dataset (self->run_group, "logits", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims,
+                               logits, TRUE);
   g_mutex_unlock (&self->h5_lock);
   if (!ok)
     set_io_error (error, self, "logits");
@@ -1011,8 +1022,8 @@ static hid_t
 open_run_group (AtsCaptureFile *self, guint run, GError **error)
 {
   g_autofree char *name = g_strdup_printf ("runs/%06u", run);
-  if (H5Lexists (self->file, "runs", H5P_DEFAULT) <= 0
-      || H5Lexists (self->file, name, H5P_DEFAULT) <= 0)
+  if (H5Lexists (self->file, "runs", H5P_DEFAULT) <= 0 ||
+      H5Lexists (self->file, name, H5P_DEFAULT) <= 0)
     {
       g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING, "%s: no run %u", self->path,
                    run);
@@ -1064,48 +1075,47 @@ ats_capture_file_write_run_metrics (AtsCaptureFile       *self,
       return FALSE;
     }
   gboolean own_group = !(self->run_open && run == self->run_index);
-  hid_t g = own_group ? open_run_group (self, run, error) : self->run_group;
+  hid_t    g = own_group ? open_run_group (self, run, error) : self->run_group;
   if (g < 0)
     return FALSE;
   g_mutex_lock (&self->h5_lock);
   if (H5Lexists (g, "metrics", H5P_DEFAULT) > 0)
     H5Ldelete (g, "metrics", H5P_DEFAULT);
-  hid_t mg = H5Gcreate2 (g, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  gboolean ok = mg >= 0;
-  guint n_metrics = 0;
+  hid_t                    mg = H5Gcreate2 (g, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  gboolean                 ok = mg >= 0;
+  guint                    n_metrics = 0;
   const AtsDiagMetricInfo *metrics = ats_diag_metrics_list (&n_metrics);
   for (guint i = 0; ok && i < n_metrics; i++)
     {
       const AtsDiagMetricInfo *m = &metrics[i];
-      gsize n = 0;
-      gconstpointer data = ats_diag_results_get_metric (r, m->name, &n);
+      gsize                    n = 0;
+      gconstpointer            data = ats_diag_results_get_metric (r, m->name, &n);
       if (data == NULL)
         continue;
       hsize_t dims[3];
-      guint rank = metric_dims (m, r, dims);
+      guint   rank = metric_dims (m, r, dims);
       ok = write_dataset (mg, m->name, m->is_int ? H5T_STD_I32LE : H5T_IEEE_F32LE,
                           m->is_int ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT, rank, dims, data,
                           rank >= 2 && n > 65536);
       if (ok)
         {
           hid_t d = H5Dopen2 (mg, m->name, H5P_DEFAULT);
-          ok = d >= 0 && attr_string (d, "description", m->description)
-               && (!m->ours
-                   || attr_string (d, "definition",
-                                   "ours: attnscope's operational definition (see README)"));
+          ok = d >= 0 && attr_string (d, "description", m->description) &&
+               (!m->ours || attr_string (d, "definition",
+                                         "ours: attnscope's operational definition (see README)"));
           if (d >= 0)
             H5Dclose (d);
         }
     }
   const AtsDiagParams *p = &r->params;
-  ok = ok && attr_double (mg, "sink_rate", r->sink_rate) && attr_double (mg, "eps", p->sink_eps)
-       && attr_double (mg, "underload_mass", p->underload_mass)
-       && attr_double (mg, "overload_mass", p->overload_mass)
-       && attr_int (mg, "overload_k", p->overload_k)
-       && attr_double (mg, "overload_factor", p->overload_factor)
-       && attr_double (mg, "top_p", p->top_p) && attr_int (mg, "min_keys", p->min_keys)
-       && attr_double (mg, "massive_abs", p->massive_abs)
-       && attr_double (mg, "massive_ratio", p->massive_ratio);
+  ok = ok && attr_double (mg, "sink_rate", r->sink_rate) && attr_double (mg, "eps", p->sink_eps) &&
+       attr_double (mg, "underload_mass", p->underload_mass) &&
+       attr_double (mg, "overload_mass", p->overload_mass) &&
+       attr_int (mg, "overload_k", p->overload_k) &&
+       attr_double (mg, "overload_factor", p->overload_factor) &&
+       attr_double (mg, "top_p", p->top_p) && attr_int (mg, "min_keys", p->min_keys) &&
+       attr_double (mg, "massive_abs", p->massive_abs) &&
+       attr_double (mg, "massive_ratio", p->massive_ratio);
   if (mg >= 0)
     H5Gclose (mg);
   if (own_group)
@@ -1126,9 +1136,9 @@ read_dataset (hid_t loc, const char *name, hid_t mem_type, gsize n, void *out)
   hid_t d = H5Dopen2 (loc, name, H5P_DEFAULT);
   if (d < 0)
     return FALSE;
-  hid_t s = H5Dget_space (d);
-  gboolean ok = H5Sget_simple_extent_npoints (s) == (hssize_t) n
-                && H5Dread (d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0;
+  hid_t    s = H5Dget_space (d);
+  gboolean ok = H5Sget_simple_extent_npoints (s) == (hssize_t) n &&
+                H5Dread (d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0;
   H5Sclose (s);
   H5Dclose (d);
   return ok;
@@ -1139,7 +1149,7 @@ read_attr_double (hid_t obj, const char *name, double *out)
 {
   if (H5Aexists (obj, name) <= 0)
     return FALSE;
-  hid_t a = H5Aopen (obj, name, H5P_DEFAULT);
+  hid_t    a = H5Aopen (obj, name, H5P_DEFAULT);
   gboolean ok = a >= 0 && H5Aread (a, H5T_NATIVE_DOUBLE, out) >= 0;
   if (a >= 0)
     H5Aclose (a);
@@ -1159,26 +1169,25 @@ ats_capture_file_read_run_metrics (AtsCaptureFile *self, guint run, GError **err
     {
       H5Gclose (g);
       g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING,
-                   "%s: run %u has no metrics (run 'attnscope-cli stats' on it)", self->path,
-                   run);
+                   "%s: run %u has no metrics (run 'attnscope-cli stats' on it)", self->path, run);
       return NULL;
     }
-  hid_t mg = H5Gopen2 (g, "metrics", H5P_DEFAULT);
-  AtsDiagResults *r = ats_diag_results_new (self->info.n_layers, self->info.n_heads,
-                                            info->n_tokens);
-  gboolean ok = TRUE;
-  guint n_metrics = 0;
+  hid_t           mg = H5Gopen2 (g, "metrics", H5P_DEFAULT);
+  AtsDiagResults *r =
+      ats_diag_results_new (self->info.n_layers, self->info.n_heads, info->n_tokens);
+  gboolean                 ok = TRUE;
+  guint                    n_metrics = 0;
   const AtsDiagMetricInfo *metrics = ats_diag_metrics_list (&n_metrics);
   for (guint i = 0; ok && i < n_metrics; i++)
     {
       const AtsDiagMetricInfo *m = &metrics[i];
-      gsize n = 0;
-      gpointer buf = (gpointer) ats_diag_results_get_metric (r, m->name, &n);
+      gsize                    n = 0;
+      gpointer                 buf = (gpointer) ats_diag_results_get_metric (r, m->name, &n);
       if (buf == NULL)
         continue;
       /* metrics added after a file was written may be absent: they stay NaN / -1 */
-      if (H5Lexists (mg, m->name, H5P_DEFAULT) <= 0 && !g_str_equal (m->name, "sink_score")
-          && !g_str_equal (m->name, "first_token_mass"))
+      if (H5Lexists (mg, m->name, H5P_DEFAULT) <= 0 && !g_str_equal (m->name, "sink_score") &&
+          !g_str_equal (m->name, "first_token_mass"))
         continue;
       ok = read_dataset (mg, m->name, m->is_int ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT, n, buf);
       if (!ok)
@@ -1189,7 +1198,7 @@ ats_capture_file_read_run_metrics (AtsCaptureFile *self, guint run, GError **err
   if (ok)
     {
       AtsDiagParams *p = &r->params;
-      double v;
+      double         v;
       read_attr_double (mg, "sink_rate", &r->sink_rate);
       read_attr_double (mg, "eps", &p->sink_eps);
       read_attr_double (mg, "underload_mass", &p->underload_mass);
@@ -1214,19 +1223,18 @@ ats_capture_file_read_run_metrics (AtsCaptureFile *self, guint run, GError **err
 }
 
 gboolean
-ats_capture_file_write_run_lazy (AtsCaptureFile *self, guint run, AtsModel *model,
-                                 GError **error)
+ats_capture_file_write_run_lazy (AtsCaptureFile *self, guint run, AtsModel *model, GError **error)
 {
   const AtsModelConfig *c = ats_model_get_config (model);
   if (c->attention != ATS_ATTENTION_ELASTIC)
     return TRUE;
   gboolean own_group = !(self->run_open && run == self->run_index);
-  hid_t g = own_group ? open_run_group (self, run, error) : self->run_group;
+  hid_t    g = own_group ? open_run_group (self, run, error) : self->run_group;
   if (g < 0)
     return FALSE;
-  guint L = c->n_layers, H = c->n_heads, W = c->bias_window;
-  g_autofree float *tau = g_new (float, (gsize) L * H);
-  g_autofree float *bias = g_new (float, (gsize) L * H * W);
+  guint             L = c->n_layers, H = c->n_heads, W = c->bias_window;
+  g_autofree float *tau = g_new (float, (gsize) L *H);
+  g_autofree float *bias = g_new (float, (gsize) L *H *W);
   for (guint l = 0; l < L; l++)
     {
       memcpy (tau + (gsize) l * H, ats_model_get_lazy_tau (model, l), H * sizeof (float));
@@ -1236,11 +1244,11 @@ ats_capture_file_write_run_lazy (AtsCaptureFile *self, guint run, AtsModel *mode
   g_mutex_lock (&self->h5_lock);
   if (H5Lexists (g, "lazy", H5P_DEFAULT) > 0)
     H5Ldelete (g, "lazy", H5P_DEFAULT);
-  hid_t lg = H5Gcreate2 (g, "lazy", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  hsize_t d2[2] = { L, H }, d3[3] = { L, H, W };
-  gboolean ok = lg >= 0
-                && write_dataset (lg, "tau", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, tau, FALSE)
-                && write_dataset (lg, "bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3, bias, FALSE);
+  hid_t    lg = H5Gcreate2 (g, "lazy", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t  d2[2] = { L, H }, d3[3] = { L, H, W };
+  gboolean ok = lg >= 0 &&
+                write_dataset (lg, "tau", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, tau, FALSE) &&
+                write_dataset (lg, "bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3, bias, FALSE);
   if (lg >= 0)
     {
       attr_string (lg, "description",
@@ -1267,7 +1275,7 @@ ats_capture_file_get_n_runs (AtsCaptureFile *self)
   if (g < 0)
     return 0;
   H5G_info_t gi;
-  guint n = H5Gget_info (g, &gi) >= 0 ? (guint) gi.nlinks : 0;
+  guint      n = H5Gget_info (g, &gi) >= 0 ? (guint) gi.nlinks : 0;
   H5Gclose (g);
   /* runs are numbered densely from 000000 */
   guint count = 0;
@@ -1286,8 +1294,8 @@ read_attr_int_array (hid_t obj, const char *name, guint limit, gboolean *mask)
 {
   if (H5Aexists (obj, name) <= 0)
     return FALSE;
-  hid_t a = H5Aopen (obj, name, H5P_DEFAULT);
-  hid_t s = H5Aget_space (a);
+  hid_t    a = H5Aopen (obj, name, H5P_DEFAULT);
+  hid_t    s = H5Aget_space (a);
   hssize_t n = H5Sget_simple_extent_npoints (s);
   gboolean ok = n >= 0 && n <= limit;
   if (ok && n > 0)
@@ -1313,7 +1321,7 @@ ats_capture_file_get_run (AtsCaptureFile *self, guint run, GError **error)
   r->index = run;
   r->name = g_strdup_printf ("%06u", run);
   r->prompt = attr_read_string (g, "prompt");
-  gint64 v = 0;
+  gint64   v = 0;
   gboolean ok = attr_read_int (g, "n_tokens", &v) && v > 0 && v <= G_MAXINT32;
   r->n_tokens = ok ? v : 0;
   r->complete = attr_read_int (g, "complete", &v) && v == 1;
@@ -1326,7 +1334,7 @@ ats_capture_file_get_run (AtsCaptureFile *self, guint run, GError **error)
   if (ok)
     {
       char **text = g_new0 (char *, T + 1);
-      hid_t st = vlen_str_type ();
+      hid_t  st = vlen_str_type ();
       if (read_dataset (g, "tokens/text", st, T, text))
         {
           r->pieces = g_new0 (char *, T + 1);
@@ -1354,12 +1362,12 @@ ats_capture_file_get_run (AtsCaptureFile *self, guint run, GError **error)
       r->has_attention = H5Lexists (g, "attention", H5P_DEFAULT) > 0;
       if (r->has_attention)
         {
-          hid_t d = H5Dopen2 (g, "attention", H5P_DEFAULT);
-          hid_t s = H5Dget_space (d);
-          hsize_t dims[4];
-          gboolean shape_ok = H5Sget_simple_extent_ndims (s) == 4
-                              && H5Sget_simple_extent_dims (s, dims, NULL) == 4
-                              && dims[0] == L && dims[1] == H && dims[2] == T && dims[3] == T;
+          hid_t    d = H5Dopen2 (g, "attention", H5P_DEFAULT);
+          hid_t    s = H5Dget_space (d);
+          hsize_t  dims[4];
+          gboolean shape_ok = H5Sget_simple_extent_ndims (s) == 4 &&
+                              H5Sget_simple_extent_dims (s, dims, NULL) == 4 && dims[0] == L &&
+                              dims[1] == H && dims[2] == T && dims[3] == T;
           hid_t ft = H5Dget_type (d);
           r->attention_type = H5Tget_size (ft) == 2 ? ATS_STORE_F16 : ATS_STORE_F32;
           H5Tclose (ft);
@@ -1374,8 +1382,8 @@ ats_capture_file_get_run (AtsCaptureFile *self, guint run, GError **error)
           if (!shape_ok)
             {
               g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_FORMAT,
-                           "%s: run %u: attention is not [%u, %u, %u, %u]", self->path, run, L,
-                           H, T, T);
+                           "%s: run %u: attention is not [%u, %u, %u, %u]", self->path, run, L, H,
+                           T, T);
               H5Gclose (g);
               ats_capture_run_free (r);
               return NULL;
@@ -1409,8 +1417,8 @@ ats_capture_file_read_rows (AtsCaptureFile *self,
   if (layer >= self->info.n_layers || head >= self->info.n_heads)
     {
       g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING,
-                   "%s: no layer %u / head %u (the model has %u layers and %u heads)",
-                   self->path, layer, head, self->info.n_layers, self->info.n_heads);
+                   "%s: no layer %u / head %u (the model has %u layers and %u heads)", self->path,
+                   layer, head, self->info.n_layers, self->info.n_heads);
       return FALSE;
     }
   hid_t g = open_run_group (self, run, error);
@@ -1427,24 +1435,24 @@ ats_capture_file_read_rows (AtsCaptureFile *self,
   H5Pset_chunk_cache (dapl, 12421, 64 << 20, 1.0);
   hid_t d = H5Dopen2 (g, "attention", dapl);
   H5Pclose (dapl);
-  hid_t s = H5Dget_space (d);
+  hid_t   s = H5Dget_space (d);
   hsize_t dims[4] = { 0 };
   H5Sget_simple_extent_dims (s, dims, NULL);
-  guint T = dims[3];
+  guint    T = dims[3];
   gboolean ok = H5Sget_simple_extent_ndims (s) == 4 && row_start + n_rows <= dims[2];
   if (ok)
     {
       hsize_t start[4] = { layer, head, row_start, 0 }, count[4] = { 1, 1, n_rows, T };
       H5Sselect_hyperslab (s, H5S_SELECT_SET, start, NULL, count, NULL);
       hsize_t mdims[1] = { (hsize_t) n_rows * T };
-      hid_t ms = H5Screate_simple (1, mdims, NULL);
-      hid_t ft = H5Dget_type (d);
+      hid_t   ms = H5Screate_simple (1, mdims, NULL);
+      hid_t   ft = H5Dget_type (d);
       if (H5Tget_size (ft) == 2)
         {
           /* read the raw halves and widen them ourselves (HDF5's soft conversion is slow) */
-          gsize n = (gsize) n_rows * T;
+          gsize    n = (gsize) n_rows * T;
           guint16 *raw = (guint16 *) out + n; /* upper half of @out as scratch */
-          hid_t mt = f16_type ();
+          hid_t    mt = f16_type ();
           ok = H5Dread (d, mt, ms, s, H5P_DEFAULT, raw) >= 0;
           H5Tclose (mt);
           for (gsize i = 0; ok && i < n; i++)
@@ -1488,7 +1496,7 @@ ats_capture_file_read_hidden_norms (AtsCaptureFile *self, guint run, GError **er
   hid_t g = open_run_group (self, run, error);
   if (g < 0)
     return NULL;
-  gsize n = (gsize) (self->info.n_layers + 1) * r->n_tokens;
+  gsize  n = (gsize) (self->info.n_layers + 1) * r->n_tokens;
   float *out = g_new (float, n);
   if (!read_dataset (g, "hidden_norms", H5T_NATIVE_FLOAT, n, out))
     {
@@ -1511,16 +1519,16 @@ ats_capture_file_read_run_lazy (AtsCaptureFile *self,
   hid_t g = open_run_group (self, run, error);
   if (g < 0)
     return FALSE;
-  guint L = self->info.n_layers, H = self->info.n_heads;
+  guint    L = self->info.n_layers, H = self->info.n_heads;
   gboolean ok = H5Lexists (g, "lazy", H5P_DEFAULT) > 0;
-  hsize_t dims[3] = { 0 };
+  hsize_t  dims[3] = { 0 };
   if (ok)
     {
       hid_t d = H5Dopen2 (g, "lazy/bias", H5P_DEFAULT);
       hid_t s = d >= 0 ? H5Dget_space (d) : -1;
-      ok = s >= 0 && H5Sget_simple_extent_ndims (s) == 3
-           && H5Sget_simple_extent_dims (s, dims, NULL) == 3 && dims[0] == L && dims[1] == H
-           && dims[2] > 0 && dims[2] < G_MAXINT32;
+      ok = s >= 0 && H5Sget_simple_extent_ndims (s) == 3 &&
+           H5Sget_simple_extent_dims (s, dims, NULL) == 3 && dims[0] == L && dims[1] == H &&
+           dims[2] > 0 && dims[2] < G_MAXINT32;
       if (s >= 0)
         H5Sclose (s);
       if (d >= 0)
@@ -1529,10 +1537,10 @@ ats_capture_file_read_run_lazy (AtsCaptureFile *self,
   float *t = NULL, *b = NULL;
   if (ok)
     {
-      t = g_new (float, (gsize) L * H);
-      b = g_new (float, (gsize) L * H * dims[2]);
-      ok = read_dataset (g, "lazy/tau", H5T_NATIVE_FLOAT, (gsize) L * H, t)
-           && read_dataset (g, "lazy/bias", H5T_NATIVE_FLOAT, (gsize) L * H * dims[2], b);
+      t = g_new (float, (gsize) L *H);
+      b = g_new (float, (gsize) L *H *dims[2]);
+      ok = read_dataset (g, "lazy/tau", H5T_NATIVE_FLOAT, (gsize) L * H, t) &&
+           read_dataset (g, "lazy/bias", H5T_NATIVE_FLOAT, (gsize) L * H * dims[2], b);
     }
   H5Gclose (g);
   if (!ok)

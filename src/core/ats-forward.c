@@ -38,16 +38,16 @@ typedef struct
   guint                    n_observers;
   AtsObserver            **observers;
   /* work buffers */
-  float *x;      /* [T, D] residual stream */
-  float *h;      /* [T, D] normed input */
-  float *qkv;    /* [T, 3D] fused projections (GPT-2, NeoX) */
-  float *q;      /* [T, H, hs] */
-  float *k;      /* [T, Hkv, hs] */
-  float *v;      /* [T, Hkv, hs] */
-  float *att;    /* [T, H, hs] attention output */
-  float *tmp;    /* [T, D] */
-  float *ff1;    /* [T, F] */
-  float *ff2;    /* [T, F] */
+  float *x;   /* [T, D] residual stream */
+  float *h;   /* [T, D] normed input */
+  float *qkv; /* [T, 3D] fused projections (GPT-2, NeoX) */
+  float *q;   /* [T, H, hs] */
+  float *k;   /* [T, Hkv, hs] */
+  float *v;   /* [T, Hkv, hs] */
+  float *att; /* [T, H, hs] attention output */
+  float *tmp; /* [T, D] */
+  float *ff1; /* [T, F] */
+  float *ff2; /* [T, F] */
   guint  n_threads;
   float *scores; /* [n_threads, R, T] */
   float *probs;  /* [n_threads, R, T] */
@@ -66,8 +66,8 @@ linear (const AtsLinear *lin, const float *x, guint T, float *y)
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, lin->out, lin->in, 1.0f, x, lin->in,
                  lin->w, lin->in, 0.0f, y, lin->out);
   else
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, lin->out, lin->in, 1.0f, x,
-                 lin->in, lin->w, lin->out, 0.0f, y, lin->out);
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, lin->out, lin->in, 1.0f, x, lin->in,
+                 lin->w, lin->out, 0.0f, y, lin->out);
   if (lin->b != NULL)
     for (guint t = 0; t < T; t++)
       {
@@ -85,7 +85,7 @@ norm_rows (const AtsModelConfig *c, const AtsNorm *n, const float *x, guint T, f
   for (guint t = 0; t < T; t++)
     {
       const float *xr = x + (gsize) t * D;
-      float *yr = out + (gsize) t * D;
+      float       *yr = out + (gsize) t * D;
       if (c->norm == ATS_NORM_RMS)
         {
           double ss = 0;
@@ -175,22 +175,22 @@ attention_rows (Forward        *fw,
                 float          *probs)
 {
   const AtsModelConfig *c = &fw->model->config;
-  guint T = fw->T, H = c->n_heads, Hkv = c->n_kv_heads, hs = c->head_dim;
-  guint g = hh / (H / Hkv);
-  guint n_keys = r0 + R; /* keys 0 .. r0+R-1 can be visible */
-  float scale = 1.0f / sqrtf ((float) hs);
-  const float *qh = fw->q + ((gsize) r0 * H + hh) * hs; /* rows stride H*hs */
-  const float *kg = fw->k + (gsize) g * hs;             /* rows stride Hkv*hs */
+  guint                 T = fw->T, H = c->n_heads, Hkv = c->n_kv_heads, hs = c->head_dim;
+  guint                 g = hh / (H / Hkv);
+  guint                 n_keys = r0 + R; /* keys 0 .. r0+R-1 can be visible */
+  float                 scale = 1.0f / sqrtf ((float) hs);
+  const float          *qh = fw->q + ((gsize) r0 * H + hh) * hs; /* rows stride H*hs */
+  const float          *kg = fw->k + (gsize) g * hs;             /* rows stride Hkv*hs */
 
   /* scores[R, n_keys] = q[R, hs] . k[n_keys, hs]^T * scale */
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, R, n_keys, hs, scale, qh, H * hs, kg,
                Hkv * hs, 0.0f, scores, T);
 
   const float *bias = layer->bias ? layer->bias + (gsize) hh * c->bias_window : NULL;
-  float tau = layer->tau ? layer->tau[hh] : 0.0f;
+  float        tau = layer->tau ? layer->tau[hh] : 0.0f;
   for (guint r = 0; r < R; r++)
     {
-      guint i = r0 + r;
+      guint  i = r0 + r;
       float *s = scores + (gsize) r * T;
       float *p = probs + (gsize) r * T;
       if (bias != NULL)
@@ -286,21 +286,21 @@ static gboolean
 attention_layer (Forward *fw, guint l, GError **error)
 {
   const AtsModelConfig *c = &fw->model->config;
-  const AtsLayer *layer = &fw->model->layers[l];
-  guint T = fw->T, H = c->n_heads, Hkv = c->n_kv_heads, hs = c->head_dim;
-  guint g_size = H / Hkv;
-  gboolean ok = TRUE;
+  const AtsLayer       *layer = &fw->model->layers[l];
+  guint                 T = fw->T, H = c->n_heads, Hkv = c->n_kv_heads, hs = c->head_dim;
+  guint                 g_size = H / Hkv;
+  gboolean              ok = TRUE;
 
   openblas_set_num_threads (1);
   for (guint pass = 0; ok && pass < (fw->second_pass ? 2u : 1u); pass++)
     for (guint r0 = 0; ok && r0 < T; r0 += fw->row_block)
       {
-        guint R = MIN (fw->row_block, T - r0);
+        guint   R = MIN (fw->row_block, T - r0);
         GError *first_error = NULL;
-#pragma omp parallel for num_threads (fw->n_threads) schedule (dynamic, 1)
+#pragma omp parallel for num_threads(fw->n_threads) schedule(dynamic, 1)
         for (guint hh = 0; hh < H; hh++)
           {
-            int tid = omp_get_thread_num ();
+            int    tid = omp_get_thread_num ();
             float *scores = fw->scores + (gsize) tid * fw->row_block * T;
             float *probs = fw->probs + (gsize) tid * fw->row_block * T;
             if (g_atomic_pointer_get (&first_error) != NULL)
@@ -340,7 +340,7 @@ static void
 project_qkv (Forward *fw, const AtsLayer *layer)
 {
   const AtsModelConfig *c = &fw->model->config;
-  guint T = fw->T, H = c->n_heads, hs = c->head_dim, D = c->d_model;
+  guint                 T = fw->T, H = c->n_heads, hs = c->head_dim, D = c->d_model;
 
   switch (c->arch)
     {
@@ -362,7 +362,7 @@ project_qkv (Forward *fw, const AtsLayer *layer)
         for (guint hh = 0; hh < H; hh++)
           {
             const float *src = fw->qkv + ((gsize) t * H + hh) * 3 * hs;
-            gsize dst = ((gsize) t * H + hh) * hs;
+            gsize        dst = ((gsize) t * H + hh) * hs;
             memcpy (fw->q + dst, src, hs * sizeof (float));
             memcpy (fw->k + dst, src + hs, hs * sizeof (float));
             memcpy (fw->v + dst, src + 2 * hs, hs * sizeof (float));
@@ -386,8 +386,8 @@ static void
 mlp (Forward *fw, const AtsLayer *layer, const float *in, float *out)
 {
   const AtsModelConfig *c = &fw->model->config;
-  guint T = fw->T, F = c->d_ff;
-  gsize n = (gsize) T * F;
+  guint                 T = fw->T, F = c->d_ff;
+  gsize                 n = (gsize) T * F;
   if (c->arch == ATS_ARCH_LLAMA)
     {
       linear (&layer->gate, in, T, fw->ff1);
@@ -493,21 +493,20 @@ ats_forward_run (AtsModel                *model,
   fw.x = g_try_new (float, TD);
   fw.h = g_try_new (float, TD);
   fw.tmp = g_try_new (float, TD);
-  fw.q = g_try_new (float, (gsize) T * H * hs);
-  fw.att = g_try_new (float, (gsize) T * H * hs);
-  fw.k = g_try_new (float, (gsize) T * Hkv * hs);
-  fw.v = g_try_new (float, (gsize) T * Hkv * hs);
+  fw.q = g_try_new (float, (gsize) T *H *hs);
+  fw.att = g_try_new (float, (gsize) T *H *hs);
+  fw.k = g_try_new (float, (gsize) T *Hkv *hs);
+  fw.v = g_try_new (float, (gsize) T *Hkv *hs);
   fw.qkv = c->arch == ATS_ARCH_LLAMA ? g_new (float, 1) : g_try_new (float, TD * 3);
-  fw.ff1 = g_try_new (float, (gsize) T * F);
-  fw.ff2 = g_try_new (float, (gsize) T * F);
-  fw.scores = g_try_new (float, (gsize) fw.n_threads * fw.row_block * T);
-  fw.probs = g_try_new (float, (gsize) fw.n_threads * fw.row_block * T);
+  fw.ff1 = g_try_new (float, (gsize) T *F);
+  fw.ff2 = g_try_new (float, (gsize) T *F);
+  fw.scores = g_try_new (float, (gsize) fw.n_threads *fw.row_block *T);
+  fw.probs = g_try_new (float, (gsize) fw.n_threads *fw.row_block *T);
   g_mutex_init (&fw.deliver_lock);
-  if (!fw.x || !fw.h || !fw.tmp || !fw.q || !fw.att || !fw.k || !fw.v || !fw.qkv || !fw.ff1
-      || !fw.ff2 || !fw.scores || !fw.probs)
+  if (!fw.x || !fw.h || !fw.tmp || !fw.q || !fw.att || !fw.k || !fw.v || !fw.qkv || !fw.ff1 ||
+      !fw.ff2 || !fw.scores || !fw.probs)
     {
-      g_set_error (error, ATS_MODEL_ERROR, ATS_MODEL_ERROR_INPUT,
-                   "out of memory for %u tokens", T);
+      g_set_error (error, ATS_MODEL_ERROR, ATS_MODEL_ERROR_INPUT, "out of memory for %u tokens", T);
       forward_clear (&fw);
       return FALSE;
     }

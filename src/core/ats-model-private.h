@@ -25,15 +25,15 @@ typedef struct
 
 typedef struct
 {
-  AtsNorm      attn_norm;
-  AtsNorm      mlp_norm;
+  AtsNorm attn_norm;
+  AtsNorm mlp_norm;
   /* Attention projections. GPT-2 and NeoX have a fused qkv; LLaMA-family separate q, k, v. */
-  AtsLinear    qkv; /* fused: GPT-2 [D] -> [3D] (q | k | v); NeoX [D] -> [H, 3, hs] */
-  AtsLinear    q, k, v;
-  AtsLinear    o;
+  AtsLinear qkv; /* fused: GPT-2 [D] -> [3D] (q | k | v); NeoX [D] -> [H, 3, hs] */
+  AtsLinear q, k, v;
+  AtsLinear o;
   /* MLP: GPT-2/NeoX fc + proj (GELU); LLaMA gate, up, down (SwiGLU). */
-  AtsLinear    fc, proj;
-  AtsLinear    gate, up, down;
+  AtsLinear fc, proj;
+  AtsLinear gate, up, down;
   /* Lazy Attention */
   const float *tau;  /* [H] */
   const float *bias; /* [H, W] distance bias, W = config.bias_window */
@@ -48,12 +48,12 @@ struct _AtsModel
   AtsCheckpoint *checkpoint; /* kept while weights are borrowed from it */
   GPtrArray     *owned;      /* widened buffers */
   guint64        weight_bytes;
-  const float   *tok_embed;  /* [V, D] */
-  const float   *pos_embed;  /* [P, D] GPT-2, or NULL */
-  AtsLayer      *layers;     /* [L] */
+  const float   *tok_embed; /* [V, D] */
+  const float   *pos_embed; /* [P, D] GPT-2, or NULL */
+  AtsLayer      *layers;    /* [L] */
   AtsNorm        final_norm;
-  const float   *lm_head;    /* [V, D] (tied: == tok_embed) */
-  gboolean       gelu_tanh;  /* GPT-2: tanh approximation; NeoX: exact erf */
+  const float   *lm_head;   /* [V, D] (tied: == tok_embed) */
+  gboolean       gelu_tanh; /* GPT-2: tanh approximation; NeoX: exact erf */
 };
 
 G_END_DECLS

@@ -54,8 +54,8 @@ static gboolean
 json_get_bool (JsonObject *obj, const char *key, gboolean *out)
 {
   JsonNode *node = json_object_get_member (obj, key);
-  if (node == NULL || JSON_NODE_TYPE (node) != JSON_NODE_VALUE
-      || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+  if (node == NULL || JSON_NODE_TYPE (node) != JSON_NODE_VALUE ||
+      json_node_get_value_type (node) != G_TYPE_BOOLEAN)
     return FALSE;
   *out = json_node_get_boolean (node);
   return TRUE;
@@ -99,8 +99,7 @@ ats_attention_kind_to_string (AtsAttentionKind kind)
 static const float *
 load_tensor (AtsModel *self, const char *name, guint n_dims, const gint64 *shape, GError **error)
 {
-  const AtsTensorInfo *info
-    = ats_checkpoint_require (self->checkpoint, name, n_dims, shape, error);
+  const AtsTensorInfo *info = ats_checkpoint_require (self->checkpoint, name, n_dims, shape, error);
   if (info == NULL)
     return NULL;
   self->weight_bytes += (guint64) info->numel * sizeof (float);
@@ -162,7 +161,12 @@ load_linear (AtsModel   *self,
 
 /* GPT-2 Conv1D: weight [in, out], bias [out]. */
 static gboolean
-load_conv1d (AtsModel *self, AtsLinear *lin, const char *prefix, guint in, guint out, GError **error)
+load_conv1d (AtsModel   *self,
+             AtsLinear  *lin,
+             const char *prefix,
+             guint       in,
+             guint       out,
+             GError    **error)
 {
   g_autofree char *wname = g_strconcat (prefix, ".weight", NULL);
   g_autofree char *bname = g_strconcat (prefix, ".bias", NULL);
@@ -177,8 +181,12 @@ load_conv1d (AtsModel *self, AtsLinear *lin, const char *prefix, guint in, guint
 }
 
 static gboolean
-load_norm (AtsModel *self, AtsNorm *norm, const char *prefix, guint d, gboolean with_bias,
-           GError **error)
+load_norm (AtsModel   *self,
+           AtsNorm    *norm,
+           const char *prefix,
+           guint       d,
+           gboolean    with_bias,
+           GError    **error)
 {
   g_autofree char *wname = g_strconcat (prefix, ".weight", NULL);
   norm->w = load_1d (self, wname, d, error);
@@ -234,14 +242,14 @@ static gboolean
 load_gpt2 (AtsModel *self, JsonObject *cfg, const char *path, GError **error)
 {
   AtsModelConfig *c = &self->config;
-  if (!need_uint (cfg, path, "n_embd", &c->d_model, error)
-      || !need_uint (cfg, path, "n_layer", &c->n_layers, error)
-      || !need_uint (cfg, path, "n_head", &c->n_heads, error)
-      || !need_uint (cfg, path, "vocab_size", &c->vocab_size, error)
-      || !alloc_layers (self, path, error))
+  if (!need_uint (cfg, path, "n_embd", &c->d_model, error) ||
+      !need_uint (cfg, path, "n_layer", &c->n_layers, error) ||
+      !need_uint (cfg, path, "n_head", &c->n_heads, error) ||
+      !need_uint (cfg, path, "vocab_size", &c->vocab_size, error) ||
+      !alloc_layers (self, path, error))
     return FALSE;
-  if (!json_get_uint (cfg, "n_positions", &c->max_positions)
-      && !json_get_uint (cfg, "n_ctx", &c->max_positions))
+  if (!json_get_uint (cfg, "n_positions", &c->max_positions) &&
+      !json_get_uint (cfg, "n_ctx", &c->max_positions))
     c->max_positions = 1024;
   if (!json_get_uint (cfg, "n_inner", &c->d_ff) || c->d_ff == 0)
     c->d_ff = 4 * c->d_model;
@@ -278,18 +286,18 @@ load_gpt2 (AtsModel *self, JsonObject *cfg, const char *path, GError **error)
                    "%s: tensor \"wte.weight\" (GPT-2 token embedding) not found", self->dir);
       return FALSE;
     }
-  guint D = c->d_model;
+  guint            D = c->d_model;
   g_autofree char *wte = g_strconcat (p, "wte.weight", NULL);
   g_autofree char *wpe = g_strconcat (p, "wpe.weight", NULL);
-  gint64 wpe_shape[2];
+  gint64           wpe_shape[2];
   if (tensor_dims (self, wpe, 2, wpe_shape) && wpe_shape[0] > 0 && wpe_shape[1] == D)
     c->max_positions = MIN ((guint) wpe_shape[0], c->max_positions ? c->max_positions : G_MAXUINT);
-  if (!(self->tok_embed = load_2d (self, wte, c->vocab_size, D, error))
-      || !(self->pos_embed = load_2d (self, wpe, c->max_positions, D, error)))
+  if (!(self->tok_embed = load_2d (self, wte, c->vocab_size, D, error)) ||
+      !(self->pos_embed = load_2d (self, wpe, c->max_positions, D, error)))
     return FALSE;
   for (guint l = 0; l < c->n_layers; l++)
     {
-      AtsLayer *L = &self->layers[l];
+      AtsLayer        *L = &self->layers[l];
       g_autofree char *h = g_strdup_printf ("%sh.%u", p, l);
       g_autofree char *ln1 = g_strconcat (h, ".ln_1", NULL);
       g_autofree char *ln2 = g_strconcat (h, ".ln_2", NULL);
@@ -297,12 +305,12 @@ load_gpt2 (AtsModel *self, JsonObject *cfg, const char *path, GError **error)
       g_autofree char *cproj = g_strconcat (h, ".attn.c_proj", NULL);
       g_autofree char *cfc = g_strconcat (h, ".mlp.c_fc", NULL);
       g_autofree char *mproj = g_strconcat (h, ".mlp.c_proj", NULL);
-      if (!load_norm (self, &L->attn_norm, ln1, D, TRUE, error)
-          || !load_norm (self, &L->mlp_norm, ln2, D, TRUE, error)
-          || !load_conv1d (self, &L->qkv, cattn, D, 3 * D, error)
-          || !load_conv1d (self, &L->o, cproj, D, D, error)
-          || !load_conv1d (self, &L->fc, cfc, D, c->d_ff, error)
-          || !load_conv1d (self, &L->proj, mproj, c->d_ff, D, error))
+      if (!load_norm (self, &L->attn_norm, ln1, D, TRUE, error) ||
+          !load_norm (self, &L->mlp_norm, ln2, D, TRUE, error) ||
+          !load_conv1d (self, &L->qkv, cattn, D, 3 * D, error) ||
+          !load_conv1d (self, &L->o, cproj, D, D, error) ||
+          !load_conv1d (self, &L->fc, cfc, D, c->d_ff, error) ||
+          !load_conv1d (self, &L->proj, mproj, c->d_ff, D, error))
         return FALSE;
     }
   g_autofree char *lnf = g_strconcat (p, "ln_f", NULL);
@@ -316,30 +324,29 @@ load_gpt2 (AtsModel *self, JsonObject *cfg, const char *path, GError **error)
 
 typedef struct
 {
-  const char *embed;    /* token embedding */
-  const char *layer;    /* "model.layers.%u" */
-  const char *attn;     /* "self_attn" | "attn" */
-  const char *ln1;      /* "input_layernorm" | "attn_norm" */
-  const char *ln2;      /* "post_attention_layernorm" | "mlp_norm" */
+  const char *embed; /* token embedding */
+  const char *layer; /* "model.layers.%u" */
+  const char *attn;  /* "self_attn" | "attn" */
+  const char *ln1;   /* "input_layernorm" | "attn_norm" */
+  const char *ln2;   /* "post_attention_layernorm" | "mlp_norm" */
 } LlamaNames;
 
 static const LlamaNames hf_names = { "model.embed_tokens.weight", "model.layers.%u", "self_attn",
                                      "input_layernorm", "post_attention_layernorm" };
-static const LlamaNames fla_names
-  = { "model.embeddings.weight", "model.layers.%u", "attn", "attn_norm", "mlp_norm" };
+static const LlamaNames fla_names = { "model.embeddings.weight", "model.layers.%u", "attn",
+                                      "attn_norm", "mlp_norm" };
 
 static gboolean
 load_llama (AtsModel *self, JsonObject *cfg, const char *path, gboolean fla, GError **error)
 {
-  AtsModelConfig *c = &self->config;
+  AtsModelConfig   *c = &self->config;
   const LlamaNames *names = fla ? &fla_names : &hf_names;
-  const char *heads_key = fla ? "num_heads" : "num_attention_heads";
-  const char *kv_key = fla ? "num_kv_heads" : "num_key_value_heads";
+  const char       *heads_key = fla ? "num_heads" : "num_attention_heads";
+  const char       *kv_key = fla ? "num_kv_heads" : "num_key_value_heads";
 
-  if (!need_uint (cfg, path, "hidden_size", &c->d_model, error)
-      || !need_uint (cfg, path, "num_hidden_layers", &c->n_layers, error)
-      || !need_uint (cfg, path, heads_key, &c->n_heads, error)
-      || !alloc_layers (self, path, error))
+  if (!need_uint (cfg, path, "hidden_size", &c->d_model, error) ||
+      !need_uint (cfg, path, "num_hidden_layers", &c->n_layers, error) ||
+      !need_uint (cfg, path, heads_key, &c->n_heads, error) || !alloc_layers (self, path, error))
     return FALSE;
   if (!json_get_uint (cfg, kv_key, &c->n_kv_heads) || c->n_kv_heads == 0)
     c->n_kv_heads = c->n_heads;
@@ -355,8 +362,8 @@ load_llama (AtsModel *self, JsonObject *cfg, const char *path, gboolean fla, GEr
       if (c->d_model % c->n_heads != 0)
         {
           g_set_error (error, ATS_MODEL_ERROR, ATS_MODEL_ERROR_CONFIG,
-                       "%s: hidden_size %u is not divisible by %s %u", path, c->d_model,
-                       heads_key, c->n_heads);
+                       "%s: hidden_size %u is not divisible by %s %u", path, c->d_model, heads_key,
+                       c->n_heads);
           return FALSE;
         }
       c->head_dim = c->d_model / c->n_heads;
@@ -400,7 +407,7 @@ load_llama (AtsModel *self, JsonObject *cfg, const char *path, gboolean fla, GEr
   /* Lazy Attention: tau [H] and a distance-bias table [H, W] (bias) or [H, W+1]
    * (attention_biases) on every attention layer. */
   g_autofree char *tau0 = g_strdup_printf ("model.layers.0.%s.tau", names->attn);
-  const char *bias_leaf = NULL;
+  const char      *bias_leaf = NULL;
   if (has_tensor (self, tau0))
     {
       const char *leaves[] = { "bias", "attention_biases" };
@@ -413,10 +420,11 @@ load_llama (AtsModel *self, JsonObject *cfg, const char *path, gboolean fla, GEr
               if (shape[0] != c->n_heads || shape[1] <= 0 || shape[1] > G_MAXINT32)
                 {
                   g_autofree char *got = ats_shape_to_string (2, shape);
-                  g_set_error (error, ATS_CHECKPOINT_ERROR, ATS_CHECKPOINT_ERROR_SHAPE,
-                               "%s: tensor \"%s\" has shape %s, expected [%u, W] (one distance-bias "
-                               "row per head)",
-                               self->dir, n, got, c->n_heads);
+                  g_set_error (
+                      error, ATS_CHECKPOINT_ERROR, ATS_CHECKPOINT_ERROR_SHAPE,
+                      "%s: tensor \"%s\" has shape %s, expected [%u, W] (one distance-bias "
+                      "row per head)",
+                      self->dir, n, got, c->n_heads);
                   return FALSE;
                 }
               c->bias_window = shape[1];
@@ -447,7 +455,7 @@ load_llama (AtsModel *self, JsonObject *cfg, const char *path, gboolean fla, GEr
     return FALSE;
   for (guint l = 0; l < c->n_layers; l++)
     {
-      AtsLayer *L = &self->layers[l];
+      AtsLayer        *L = &self->layers[l];
       g_autofree char *lp = g_strdup_printf (names->layer, l);
       g_autofree char *ln1 = g_strdup_printf ("%s.%s", lp, names->ln1);
       g_autofree char *ln2 = g_strdup_printf ("%s.%s", lp, names->ln2);
@@ -458,22 +466,22 @@ load_llama (AtsModel *self, JsonObject *cfg, const char *path, gboolean fla, GEr
       g_autofree char *gate = g_strdup_printf ("%s.mlp.gate_proj", lp);
       g_autofree char *up = g_strdup_printf ("%s.mlp.up_proj", lp);
       g_autofree char *down = g_strdup_printf ("%s.mlp.down_proj", lp);
-      if (!load_norm (self, &L->attn_norm, ln1, D, FALSE, error)
-          || !load_norm (self, &L->mlp_norm, ln2, D, FALSE, error)
-          || !load_linear (self, &L->q, q, D, H * hs, c->qkv_bias, error)
-          || !load_linear (self, &L->k, k, D, Hkv * hs, c->qkv_bias, error)
-          || !load_linear (self, &L->v, vv, D, Hkv * hs, c->qkv_bias, error)
-          || !load_linear (self, &L->o, o, H * hs, D, FALSE, error)
-          || !load_linear (self, &L->gate, gate, D, c->d_ff, FALSE, error)
-          || !load_linear (self, &L->up, up, D, c->d_ff, FALSE, error)
-          || !load_linear (self, &L->down, down, c->d_ff, D, FALSE, error))
+      if (!load_norm (self, &L->attn_norm, ln1, D, FALSE, error) ||
+          !load_norm (self, &L->mlp_norm, ln2, D, FALSE, error) ||
+          !load_linear (self, &L->q, q, D, H * hs, c->qkv_bias, error) ||
+          !load_linear (self, &L->k, k, D, Hkv * hs, c->qkv_bias, error) ||
+          !load_linear (self, &L->v, vv, D, Hkv * hs, c->qkv_bias, error) ||
+          !load_linear (self, &L->o, o, H * hs, D, FALSE, error) ||
+          !load_linear (self, &L->gate, gate, D, c->d_ff, FALSE, error) ||
+          !load_linear (self, &L->up, up, D, c->d_ff, FALSE, error) ||
+          !load_linear (self, &L->down, down, c->d_ff, D, FALSE, error))
         return FALSE;
       if (c->attention == ATS_ATTENTION_ELASTIC)
         {
           g_autofree char *tau = g_strdup_printf ("%s.%s.tau", lp, names->attn);
           g_autofree char *bias = g_strdup_printf ("%s.%s.%s", lp, names->attn, bias_leaf);
-          if (!(L->tau = load_1d (self, tau, H, error))
-              || !(L->bias = load_2d (self, bias, H, c->bias_window, error)))
+          if (!(L->tau = load_1d (self, tau, H, error)) ||
+              !(L->bias = load_2d (self, bias, H, c->bias_window, error)))
             return FALSE;
         }
     }
@@ -501,11 +509,11 @@ static gboolean
 load_neox (AtsModel *self, JsonObject *cfg, const char *path, GError **error)
 {
   AtsModelConfig *c = &self->config;
-  if (!need_uint (cfg, path, "hidden_size", &c->d_model, error)
-      || !need_uint (cfg, path, "num_hidden_layers", &c->n_layers, error)
-      || !need_uint (cfg, path, "num_attention_heads", &c->n_heads, error)
-      || !need_uint (cfg, path, "vocab_size", &c->vocab_size, error)
-      || !alloc_layers (self, path, error))
+  if (!need_uint (cfg, path, "hidden_size", &c->d_model, error) ||
+      !need_uint (cfg, path, "num_hidden_layers", &c->n_layers, error) ||
+      !need_uint (cfg, path, "num_attention_heads", &c->n_heads, error) ||
+      !need_uint (cfg, path, "vocab_size", &c->vocab_size, error) ||
+      !alloc_layers (self, path, error))
     return FALSE;
   if (!json_get_uint (cfg, "intermediate_size", &c->d_ff) || c->d_ff == 0)
     c->d_ff = 4 * c->d_model;
@@ -542,10 +550,10 @@ load_neox (AtsModel *self, JsonObject *cfg, const char *path, GError **error)
   json_get_bool (cfg, "tie_word_embeddings", &c->tied_lm_head);
   self->gelu_tanh = FALSE;
   {
-    JsonNode *act = json_object_get_member (cfg, "hidden_act");
+    JsonNode   *act = json_object_get_member (cfg, "hidden_act");
     const char *a = act && JSON_NODE_HOLDS_VALUE (act) ? json_node_get_string (act) : NULL;
-    if (a != NULL && (g_str_equal (a, "gelu_new") || g_str_equal (a, "gelu_pytorch_tanh")
-                      || g_str_equal (a, "gelu_fast")))
+    if (a != NULL && (g_str_equal (a, "gelu_new") || g_str_equal (a, "gelu_pytorch_tanh") ||
+                      g_str_equal (a, "gelu_fast")))
       self->gelu_tanh = TRUE;
   }
 
@@ -554,7 +562,7 @@ load_neox (AtsModel *self, JsonObject *cfg, const char *path, GError **error)
     return FALSE;
   for (guint l = 0; l < c->n_layers; l++)
     {
-      AtsLayer *L = &self->layers[l];
+      AtsLayer        *L = &self->layers[l];
       g_autofree char *lp = g_strdup_printf ("gpt_neox.layers.%u", l);
       g_autofree char *ln1 = g_strconcat (lp, ".input_layernorm", NULL);
       g_autofree char *ln2 = g_strconcat (lp, ".post_attention_layernorm", NULL);
@@ -562,12 +570,12 @@ load_neox (AtsModel *self, JsonObject *cfg, const char *path, GError **error)
       g_autofree char *dense = g_strconcat (lp, ".attention.dense", NULL);
       g_autofree char *fc = g_strconcat (lp, ".mlp.dense_h_to_4h", NULL);
       g_autofree char *proj = g_strconcat (lp, ".mlp.dense_4h_to_h", NULL);
-      if (!load_norm (self, &L->attn_norm, ln1, D, TRUE, error)
-          || !load_norm (self, &L->mlp_norm, ln2, D, TRUE, error)
-          || !load_linear (self, &L->qkv, qkv, D, 3 * D, TRUE, error)
-          || !load_linear (self, &L->o, dense, D, D, TRUE, error)
-          || !load_linear (self, &L->fc, fc, D, c->d_ff, TRUE, error)
-          || !load_linear (self, &L->proj, proj, c->d_ff, D, TRUE, error))
+      if (!load_norm (self, &L->attn_norm, ln1, D, TRUE, error) ||
+          !load_norm (self, &L->mlp_norm, ln2, D, TRUE, error) ||
+          !load_linear (self, &L->qkv, qkv, D, 3 * D, TRUE, error) ||
+          !load_linear (self, &L->o, dense, D, D, TRUE, error) ||
+          !load_linear (self, &L->fc, fc, D, c->d_ff, TRUE, error) ||
+          !load_linear (self, &L->proj, proj, c->d_ff, D, TRUE, error))
         return FALSE;
     }
   if (!load_norm (self, &self->final_norm, "gpt_neox.final_layer_norm", D, TRUE, error))
@@ -600,16 +608,16 @@ ats_model_load (const char *path, GError **error)
 {
   g_return_val_if_fail (path != NULL, NULL);
 
-  g_autofree char *dir = g_file_test (path, G_FILE_TEST_IS_DIR) ? g_strdup (path)
-                                                               : g_path_get_dirname (path);
+  g_autofree char *dir =
+      g_file_test (path, G_FILE_TEST_IS_DIR) ? g_strdup (path) : g_path_get_dirname (path);
   g_autofree char *cfg_path = g_build_filename (dir, "config.json", NULL);
   g_autofree char *text = NULL;
-  gsize len = 0;
+  gsize            len = 0;
   g_autoptr (GError) local = NULL;
   if (!g_file_get_contents (cfg_path, &text, &len, &local))
     {
-      g_set_error (error, ATS_MODEL_ERROR, ATS_MODEL_ERROR_CONFIG, "%s: cannot read: %s",
-                   cfg_path, local->message);
+      g_set_error (error, ATS_MODEL_ERROR, ATS_MODEL_ERROR_CONFIG, "%s: cannot read: %s", cfg_path,
+                   local->message);
       return NULL;
     }
   g_autoptr (JsonParser) parser = json_parser_new ();
@@ -648,20 +656,20 @@ ats_model_load (const char *path, GError **error)
       c->bos_token_id = bos;
   }
 
-  JsonNode *mt = json_object_get_member (cfg, "model_type");
-  const char *model_type = mt && JSON_NODE_HOLDS_VALUE (mt)
-                               && json_node_get_value_type (mt) == G_TYPE_STRING
-                             ? json_node_get_string (mt)
-                             : NULL;
+  JsonNode   *mt = json_object_get_member (cfg, "model_type");
+  const char *model_type =
+      mt && JSON_NODE_HOLDS_VALUE (mt) && json_node_get_value_type (mt) == G_TYPE_STRING
+          ? json_node_get_string (mt)
+          : NULL;
   c->model_type = g_strdup (model_type ? model_type : "");
 
   /* fla (flash-linear-attention) checkpoints are recognised by their tensor names, since
    * their model_type is the trainer's own. */
-  gboolean fla = has_tensor (self, "model.embeddings.weight")
-                 && has_tensor (self, "model.layers.0.attn.q_proj.weight");
-  static const char *llama_types[]
-    = { "llama", "mistral", "qwen2", "smollm", "smollm2", "tinyllama", "lazy_attention", NULL };
-  gboolean ok;
+  gboolean fla = has_tensor (self, "model.embeddings.weight") &&
+                 has_tensor (self, "model.layers.0.attn.q_proj.weight");
+  static const char *llama_types[] = { "llama",   "mistral",   "qwen2",          "smollm",
+                                       "smollm2", "tinyllama", "lazy_attention", NULL };
+  gboolean           ok;
 
   if (fla)
     {

@@ -171,7 +171,7 @@ typedef struct
   gint32  new_id; /* -1: empty slot */
 } MergeSlot;
 
-#define CACHE_MAX_WORD 256    /* bytes; longer words are not cached */
+#define CACHE_MAX_WORD 256       /* bytes; longer words are not cached */
 #define CACHE_MAX_ENTRIES 200000 /* cleared when full */
 
 struct _AtsBpe
@@ -324,8 +324,8 @@ _ats_bpe_add_merge (AtsBpe     *bpe,
   if (b < 0)
     return _ATS_MERGE_RIGHT_UNKNOWN;
 
-  char   stack[256];
-  char  *joined = left_len + right_len <= sizeof stack ? stack : g_malloc (left_len + right_len);
+  char  stack[256];
+  char *joined = left_len + right_len <= sizeof stack ? stack : g_malloc (left_len + right_len);
   memcpy (joined, left, left_len);
   memcpy (joined + left_len, right, right_len);
   gint32 c = _ats_bpe_lookup (bpe, joined, left_len + right_len);
@@ -378,9 +378,9 @@ _ats_bpe_set_options (AtsBpe     *bpe,
 
 typedef struct
 {
-  gint32 id;   /* -1: a character missing from the vocabulary (never merges) */
-  gint32 prev; /* index of the previous live symbol, -1 */
-  gint32 next; /* index of the next live symbol, -1 */
+  gint32  id;   /* -1: a character missing from the vocabulary (never merges) */
+  gint32  prev; /* index of the previous live symbol, -1 */
+  gint32  next; /* index of the next live symbol, -1 */
   guint32 start;
   guint32 len; /* bytes of the word it covers; 0 once merged into its left neighbour */
 } Symbol;
@@ -526,8 +526,8 @@ encode_uncached (AtsBpe *bpe, const char *word, gsize len, GArray *out)
       for (gsize i = 0; i < len; n++)
         {
           gsize next = g_utf8_next_char (word + i) - word;
-          syms[n] = (Symbol){ _ats_bpe_lookup (bpe, word + i, next - i), n - 1, n + 1, i,
-                              next - i };
+          syms[n] =
+              (Symbol){ _ats_bpe_lookup (bpe, word + i, next - i), n - 1, n + 1, i, next - i };
           i = next;
         }
     }
@@ -613,8 +613,8 @@ _ats_bpe_encode_word (AtsBpe *bpe, const char *word, gsize len, GArray *out)
     return;
 
   g_mutex_lock (&bpe->cache_lock);
-  if (_ats_str_map_size (bpe->cache) >= CACHE_MAX_ENTRIES
-      || bpe->cache_ids->len + count >= (1u << 23))
+  if (_ats_str_map_size (bpe->cache) >= CACHE_MAX_ENTRIES ||
+      bpe->cache_ids->len + count >= (1u << 23))
     {
       _ats_str_map_clear (bpe->cache);
       g_array_set_size (bpe->cache_ids, 0);

@@ -104,14 +104,30 @@ read_string (Scan *s, GString *out)
       s->p = q + 2;
       switch (c)
         {
-        case '"': g_string_append_c (out, '"'); break;
-        case '\\': g_string_append_c (out, '\\'); break;
-        case '/': g_string_append_c (out, '/'); break;
-        case 'b': g_string_append_c (out, '\b'); break;
-        case 'f': g_string_append_c (out, '\f'); break;
-        case 'n': g_string_append_c (out, '\n'); break;
-        case 'r': g_string_append_c (out, '\r'); break;
-        case 't': g_string_append_c (out, '\t'); break;
+        case '"':
+          g_string_append_c (out, '"');
+          break;
+        case '\\':
+          g_string_append_c (out, '\\');
+          break;
+        case '/':
+          g_string_append_c (out, '/');
+          break;
+        case 'b':
+          g_string_append_c (out, '\b');
+          break;
+        case 'f':
+          g_string_append_c (out, '\f');
+          break;
+        case 'n':
+          g_string_append_c (out, '\n');
+          break;
+        case 'r':
+          g_string_append_c (out, '\r');
+          break;
+        case 't':
+          g_string_append_c (out, '\t');
+          break;
         case 'u':
           {
             int u = s->end - s->p >= 4 ? hex4 (s->p) : -1;
@@ -119,8 +135,8 @@ read_string (Scan *s, GString *out)
               return scan_fail (s, "bad \\u escape");
             s->p += 4;
             gunichar ch = u;
-            if (u >= 0xd800 && u < 0xdc00 && s->end - s->p >= 6 && s->p[0] == '\\'
-                && s->p[1] == 'u')
+            if (u >= 0xd800 && u < 0xdc00 && s->end - s->p >= 6 && s->p[0] == '\\' &&
+                s->p[1] == 'u')
               {
                 int lo = hex4 (s->p + 2);
                 if (lo >= 0xdc00 && lo < 0xe000)
@@ -228,8 +244,7 @@ append_raw_member (GString *json, const char *key, const char *start, const char
 }
 
 gboolean
-_ats_json_read_vocab (const char *source, const char *text, gsize len, AtsBpe *bpe,
-                      GError **error)
+_ats_json_read_vocab (const char *source, const char *text, gsize len, AtsBpe *bpe, GError **error)
 {
   Scan     s = { text, text, text + len, source, error };
   GString *key = g_string_new (NULL);
@@ -248,12 +263,12 @@ _ats_json_read_vocab (const char *source, const char *text, gsize len, AtsBpe *b
       if (!read_string (&s, key) || !expect (&s, ':'))
         goto out;
       skip_ws (&s);
-      gint64 id = 0;
+      gint64      id = 0;
       const char *q = s.p;
       while (q < s.end && g_ascii_isdigit (*q) && id <= G_MAXINT32)
         id = id * 10 + (*q++ - '0');
-      if (q == s.p || id > G_MAXINT32 - 1
-          || (q < s.end && (*q == '.' || *q == 'e' || *q == 'E' || g_ascii_isdigit (*q))))
+      if (q == s.p || id > G_MAXINT32 - 1 ||
+          (q < s.end && (*q == '.' || *q == 'e' || *q == 'E' || g_ascii_isdigit (*q))))
         {
           g_set_error (error, ATS_TOKENIZER_ERROR, ATS_TOKENIZER_ERROR_FORMAT,
                        "%s: model.vocab: the id of token '%s' is not a non-negative integer",
@@ -280,8 +295,12 @@ out:
 
 /* Calls @add for every merge: "left right" strings are split at their only space. */
 gboolean
-_ats_json_read_merges (const char *source, const char *text, gsize len,
-                       AtsMergeFunc add, gpointer user_data, GError **error)
+_ats_json_read_merges (const char  *source,
+                       const char  *text,
+                       gsize        len,
+                       AtsMergeFunc add,
+                       gpointer     user_data,
+                       GError     **error)
 {
   Scan     s = { text, text, text + len, source, error };
   GString *a = g_string_new (NULL), *b = g_string_new (NULL);
@@ -302,8 +321,8 @@ _ats_json_read_merges (const char *source, const char *text, gsize len,
       if (s.p < s.end && *s.p == '[')
         {
           s.p++;
-          if (!read_string (&s, a) || !expect (&s, ',') || !read_string (&s, b)
-              || !expect (&s, ']'))
+          if (!read_string (&s, a) || !expect (&s, ',') || !read_string (&s, b) ||
+              !expect (&s, ']'))
             goto out;
           if (!add (user_data, rank, a->str, a->len, b->str, b->len, error))
             goto out;
@@ -342,8 +361,12 @@ out:
 /* Splits tokenizer.json: returns the JSON text of everything but model.vocab and
  * model.merges, and the spans of those two values (start NULL when absent). */
 char *
-_ats_json_split_tokenizer (const char *source, const char *text, gsize len,
-                           AtsSpan *vocab, AtsSpan *merges, GError **error)
+_ats_json_split_tokenizer (const char *source,
+                           const char *text,
+                           gsize       len,
+                           AtsSpan    *vocab,
+                           AtsSpan    *merges,
+                           GError    **error)
 {
   Scan     s = { text, text, text + len, source, error };
   GString *json = g_string_new ("{");

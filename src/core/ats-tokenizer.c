@@ -320,8 +320,13 @@ typedef struct
 } MergeCtx;
 
 static gboolean
-add_merge (gpointer data, guint rank, const char *left, gsize left_len, const char *right,
-           gsize right_len, GError **error)
+add_merge (gpointer    data,
+           guint       rank,
+           const char *left,
+           gsize       left_len,
+           const char *right,
+           gsize       right_len,
+           GError    **error)
 {
   MergeCtx     *ctx = data;
   AtsTokenizer *self = ctx->self;
@@ -333,8 +338,8 @@ add_merge (gpointer data, guint rank, const char *left, gsize left_len, const ch
       const char *line = left;
       gsize       len = left_len;
       const char *space = memchr (line, ' ', len);
-      if (space == NULL || space == line || space + 1 == line + len
-          || memchr (space + 1, ' ', line + len - space - 1) != NULL)
+      if (space == NULL || space == line || space + 1 == line + len ||
+          memchr (space + 1, ' ', line + len - space - 1) != NULL)
         {
           g_autofree char *what = g_strdup_printf (ctx->what, n);
           return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
@@ -353,8 +358,8 @@ add_merge (gpointer data, guint rank, const char *left, gsize left_len, const ch
   g_autofree char *what = g_strdup_printf (ctx->what, n);
   if (status == _ATS_MERGE_RESULT_UNKNOWN)
     return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
-                 "%s: merged token '%.*s%.*s' is not in the vocabulary", what, (int) left_len,
-                 left, (int) right_len, right);
+                 "%s: merged token '%.*s%.*s' is not in the vocabulary", what, (int) left_len, left,
+                 (int) right_len, right);
   gboolean is_left = status == _ATS_MERGE_LEFT_UNKNOWN;
   return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
                "%s: token '%.*s' is not in the vocabulary", what,
@@ -362,8 +367,12 @@ add_merge (gpointer data, guint rank, const char *left, gsize left_len, const ch
 }
 
 static gboolean
-load_model (AtsTokenizer *self, JsonObject *root, const char *text, const AtsSpan *vocab,
-            const AtsSpan *merges, GError **error)
+load_model (AtsTokenizer  *self,
+            JsonObject    *root,
+            const char    *text,
+            const AtsSpan *vocab,
+            const AtsSpan *merges,
+            GError       **error)
 {
   JsonNode *model_node = member (root, "model");
 
@@ -384,8 +393,8 @@ load_model (AtsTokenizer *self, JsonObject *root, const char *text, const AtsSpa
   if (vocab->start == G_MAXSIZE)
     return fail (error, ATS_TOKENIZER_ERROR_FORMAT, self->source,
                  "missing or non-object field 'model.vocab'");
-  if (!_ats_json_read_vocab (self->source, text + vocab->start, vocab->len, self->bpe, error)
-      || !check_vocab (self, error))
+  if (!_ats_json_read_vocab (self->source, text + vocab->start, vocab->len, self->bpe, error) ||
+      !check_vocab (self, error))
     return FALSE;
 
   if (merges->start == G_MAXSIZE)
@@ -839,7 +848,7 @@ ats_tokenizer_load (const char *path, GError **error)
     return NULL;
 
   /* model.vocab and model.merges are streamed; json-glib parses the rest. */
-  AtsSpan vocab, merges;
+  AtsSpan          vocab, merges;
   g_autofree char *rest = _ats_json_split_tokenizer (path, text, len, &vocab, &merges, error);
   if (rest == NULL)
     return NULL;

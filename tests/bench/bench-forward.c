@@ -35,7 +35,8 @@ forward_flops (const AtsModelConfig *c, guint T)
 static double
 sgemm_gflops (int M, int N, int K, int reps)
 {
-  float *a = g_new0 (float, (gsize) M * K), *b = g_new0 (float, (gsize) K * N), *c = g_new0 (float, (gsize) M * N);
+  float *a = g_new0 (float, (gsize) M *K), *b = g_new0 (float, (gsize) K *N),
+        *c = g_new0 (float, (gsize) M *N);
   for (gsize i = 0; i < (gsize) M * K; i++)
     a[i] = (i % 7) * 0.01f;
   for (gsize i = 0; i < (gsize) K * N; i++)
@@ -80,7 +81,7 @@ main (int argc, char **argv)
   gint32 *ids = g_new (gint32, T);
   for (guint t = 0; t < T; t++)
     ids[t] = (t * 7919u) % c->vocab_size;
-  double flops = forward_flops (c, T);
+  double      flops = forward_flops (c, T);
   AtsObserver obs = { 0 };
   obs.attention = null_attention;
   AtsObserver *observers[] = { &obs, NULL };

