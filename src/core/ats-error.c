@@ -1,10 +1,18 @@
 /* ats-error.c — error domain quarks */
 #include "attnscope/ats-error.h"
 
-G_DEFINE_QUARK (ats - checkpoint - error - quark, ats_checkpoint_error)
-G_DEFINE_QUARK (ats - model - error - quark, ats_model_error)
-G_DEFINE_QUARK (ats - tokenizer - error - quark, ats_tokenizer_error)
-G_DEFINE_QUARK (ats - capture - error - quark, ats_capture_error)
-G_DEFINE_QUARK (ats - diagnostics - error - quark, ats_diagnostics_error)
-G_DEFINE_QUARK (ats - render - error - quark, ats_render_error)
-G_DEFINE_QUARK (ats - merge - error - quark, ats_merge_error)
+#define ATS_ERROR_QUARK(fn, name)                                                           \
+  GQuark fn (void)                                                                          \
+  {                                                                                         \
+    return g_quark_from_static_string (name);                                               \
+  }
+
+/* clang-format off */
+ATS_ERROR_QUARK (ats_checkpoint_error_quark, "ats-checkpoint-error-quark")
+ATS_ERROR_QUARK (ats_model_error_quark, "ats-model-error-quark")
+ATS_ERROR_QUARK (ats_tokenizer_error_quark, "ats-tokenizer-error-quark")
+ATS_ERROR_QUARK (ats_capture_error_quark, "ats-capture-error-quark")
+ATS_ERROR_QUARK (ats_diagnostics_error_quark, "ats-diagnostics-error-quark")
+ATS_ERROR_QUARK (ats_render_error_quark, "ats-render-error-quark")
+ATS_ERROR_QUARK (ats_merge_error_quark, "ats-merge-error-quark")
+/* clang-format on */
