@@ -1,11 +1,8 @@
 /* ats-error.c — error domain quarks */
 #include "attnscope/ats-error.h"
 
-#define ATS_ERROR_QUARK(fn, name)                                                           \
-  GQuark fn (void)                                                                          \
-  {                                                                                         \
-    return g_quark_from_static_string (name);                                               \
-  }
+#define ATS_ERROR_QUARK(fn, name)                                                                  \
+  GQuark fn (void) { return g_quark_from_static_string (name); }
 
 /* clang-format off */
 ATS_ERROR_QUARK (ats_checkpoint_error_quark, "ats-checkpoint-error-quark")
