@@ -17,6 +17,7 @@ ninja -C "$build"
 # Stop at the first finding; UBSan reports would otherwise only print.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/build-aux/lsan.supp:print_suppressions=0}
 
 if [ $# -eq 0 ]; then
   set -- --suite core

@@ -34,14 +34,17 @@ struct _AtsObserver
 {
   gboolean want_scores; /* deliver pre-softmax scores too */
   gboolean second_pass; /* deliver every layer's rows twice (pass 0, pass 1) */
+  /* attention() may be called concurrently for different heads (never for the same head, and
+   * the blocks of one head arrive in row order within a pass); otherwise calls are serialised */
+  gboolean concurrent_heads;
   /* Called once before layer 0. */
   gboolean (*begin) (AtsObserver  *self,
                      AtsModel     *model,
                      const gint32 *ids,
                      guint         n_tokens,
                      GError      **error);
-  /* Attention rows; may be called from worker threads but never concurrently for one observer
-   * (the forward pass serialises calls). Return FALSE (and set @error) to abort the pass. */
+  /* Attention rows, called from worker threads; never concurrently for one observer unless it
+   * sets concurrent_heads. Return FALSE (and set @error) to abort the pass. */
   gboolean (*attention) (AtsObserver *self, const AtsAttentionBlock *block, GError **error);
   /* Residual stream entering layer @layer (0..L-1), and @layer == L: after the final layer,
    * before the final norm. @hidden: [T, D]. */

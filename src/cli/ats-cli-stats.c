@@ -50,10 +50,10 @@ run_stats_clear (gpointer data)
 static gboolean
 params_equal (const AtsDiagParams *a, const AtsDiagParams *b)
 {
-  return a->sink_eps == b->sink_eps && a->underload_mass == b->underload_mass
-         && a->overload_mass == b->overload_mass && a->overload_k == b->overload_k
-         && a->overload_factor == b->overload_factor && a->top_p == b->top_p
-         && a->min_keys == b->min_keys;
+  return a->sink_eps == b->sink_eps && a->underload_mass == b->underload_mass &&
+         a->overload_mass == b->overload_mass && a->overload_k == b->overload_k &&
+         a->overload_factor == b->overload_factor && a->top_p == b->top_p &&
+         a->min_keys == b->min_keys;
 }
 
 static void
@@ -120,8 +120,8 @@ recompute_run (AtsCaptureFile      *file,
   const AtsCaptureModelInfo *mi = ats_capture_file_get_model_info (file);
   guint                      L = mi->n_layers, H = mi->n_heads, T = run->n_tokens;
   g_autoptr (AtsDiagnostics) diag = ats_diagnostics_new (L, H, T, params);
-  guint            block_rows = MAX (1u, MIN (T, STATS_BLOCK_BYTES / (sizeof (float) * T)));
-  g_autofree float *rows = g_new (float, (gsize) block_rows * T); /* [block_rows, T] */
+  guint             block_rows = MAX (1u, MIN (T, STATS_BLOCK_BYTES / (sizeof (float) * T)));
+  g_autofree float *rows = g_new (float, (gsize) block_rows *T); /* [block_rows, T] */
 
   for (guint l = 0; l < L; l++)
     {
@@ -144,8 +144,8 @@ recompute_run (AtsCaptureFile      *file,
             for (guint r0 = 0; r0 < T; r0 += block_rows)
               {
                 guint n = MIN (block_rows, T - r0);
-                if ((!whole || pass == 0)
-                    && !ats_capture_file_read_rows (file, run->index, l, h, r0, n, rows, error))
+                if ((!whole || pass == 0) &&
+                    !ats_capture_file_read_rows (file, run->index, l, h, r0, n, rows, error))
                   return NULL;
                 block.pass = pass;
                 block.row_start = r0;
@@ -158,8 +158,7 @@ recompute_run (AtsCaptureFile      *file,
   return ats_diagnostics_finish (diag, error);
 }
 
-static void
-add_note (RunStats *s, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static void add_note (RunStats *s, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static void
 add_note (RunStats *s, const char *format, ...)
@@ -232,9 +231,8 @@ compute_run (AtsCaptureFile      *file,
   if (stored != NULL)
     carry_hidden_metrics (s->results, stored);
   else
-    add_note (s,
-              "no stored metrics (captured with --no-diagnostics): the hidden-state metrics "
-              "(collapse, variance, massive) are not available");
+    add_note (s, "no stored metrics (captured with --no-diagnostics): the hidden-state metrics "
+                 "(collapse, variance, massive) are not available");
 
   /* heads whose maps were not stored (capture --layers/--heads) */
   guint missing = 0;
@@ -269,15 +267,15 @@ print_notes (GArray *stats)
     {
       RunStats *s = &g_array_index (stats, RunStats, i);
       for (guint n = 0; n < s->notes->len; n++)
-        if (!g_ptr_array_find_with_equal_func (texts, g_ptr_array_index (s->notes, n),
-                                               g_str_equal, NULL))
+        if (!g_ptr_array_find_with_equal_func (texts, g_ptr_array_index (s->notes, n), g_str_equal,
+                                               NULL))
           g_ptr_array_add (texts, g_ptr_array_index (s->notes, n));
     }
   for (guint t = 0; t < texts->len; t++)
     {
       const char *text = g_ptr_array_index (texts, t);
       g_autoptr (GString) runs = g_string_new (NULL);
-      guint n_runs = 0, range_start = 0, prev = 0;
+      guint    n_runs = 0, range_start = 0, prev = 0;
       gboolean open = FALSE;
       for (guint i = 0; i < stats->len; i++)
         {
@@ -332,8 +330,11 @@ source_name (StatsSource source)
 }
 
 static void
-print_json (const char *path, const AtsCaptureModelInfo *mi, GArray *stats,
-            const AtsDiagSummary *summary, gboolean per_token)
+print_json (const char                *path,
+            const AtsCaptureModelInfo *mi,
+            GArray                    *stats,
+            const AtsDiagSummary      *summary,
+            gboolean                   per_token)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
@@ -346,8 +347,7 @@ print_json (const char *path, const AtsCaptureModelInfo *mi, GArray *stats,
   json_builder_set_member_name (b, "architecture");
   json_builder_add_string_value (b, mi->architecture ? mi->architecture : "");
   json_builder_set_member_name (b, "attention");
-  json_builder_add_string_value (b, mi->attention == ATS_ATTENTION_ELASTIC ? "elastic"
-                                                                           : "softmax");
+  json_builder_add_string_value (b, mi->attention == ATS_ATTENTION_ELASTIC ? "elastic" : "softmax");
   json_builder_end_object (b);
   json_builder_set_member_name (b, "runs");
   json_builder_begin_array (b);
@@ -426,9 +426,9 @@ print_csv (GArray *stats, gboolean per_head)
 int
 ats_cli_stats_main (int argc, char **argv)
 {
-  gboolean json = FALSE, csv = FALSE, per_head = FALSE, no_write = FALSE, summary_only = FALSE;
-  gboolean per_token = FALSE, quiet = FALSE;
-  int run_index = -1;
+  gboolean      json = FALSE, csv = FALSE, per_head = FALSE, no_write = FALSE, summary_only = FALSE;
+  gboolean      per_token = FALSE, quiet = FALSE;
+  int           run_index = -1;
   AtsDiagParams params;
   ats_diag_params_init_default (&params);
   int overload_k = params.overload_k, min_keys = params.min_keys;
@@ -466,21 +466,22 @@ ats_cli_stats_main (int argc, char **argv)
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("FILE.h5 - recompute the diagnostics");
   g_option_context_set_summary (
-    ctx,
-    "Recomputes every attention diagnostic of REFERENCE §3 from the maps stored in a capture\n"
-    "file (run by run, head by head, in blocks of rows), writes them into the file (metrics/ of\n"
-    "each run, with the parameters as attributes) and prints a per-layer table, and with several\n"
-    "runs a corpus summary (mean ± sample std over runs).\n"
-    "\n"
-    "Hidden-state metrics (collapse_cosine, collapse_cosine_centered, variance_footprint,\n"
-    "massive_count) cannot be recomputed from a capture, which stores only the hidden-state\n"
-    "norms: the values written at capture time are kept. Runs captured with --no-maps have only\n"
-    "their capture-time metrics, which are shown unchanged (the parameters cannot change them).\n"
-    "With f16 maps the recomputed values differ from the capture-time ones (computed in f32)\n"
-    "by the storage rounding.\n"
-    "\n"
-    "Definitions marked (ours) (uniform_sparsity, underload, overload, top_p_width) are\n"
-    "attnscope's operational definitions; see the README.");
+      ctx,
+      "Recomputes every attention diagnostic of REFERENCE §3 from the maps stored in a capture\n"
+      "file (run by run, head by head, in blocks of rows), writes them into the file (metrics/ of\n"
+      "each run, with the parameters as attributes) and prints a per-layer table, and with "
+      "several\n"
+      "runs a corpus summary (mean ± sample std over runs).\n"
+      "\n"
+      "Hidden-state metrics (collapse_cosine, collapse_cosine_centered, variance_footprint,\n"
+      "massive_count) cannot be recomputed from a capture, which stores only the hidden-state\n"
+      "norms: the values written at capture time are kept. Runs captured with --no-maps have only\n"
+      "their capture-time metrics, which are shown unchanged (the parameters cannot change them).\n"
+      "With f16 maps the recomputed values differ from the capture-time ones (computed in f32)\n"
+      "by the storage rounding.\n"
+      "\n"
+      "Definitions marked (ours) (uniform_sparsity, underload, overload, top_p_width) are\n"
+      "attnscope's operational definitions; see the README.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
@@ -498,9 +499,9 @@ ats_cli_stats_main (int argc, char **argv)
       ats_cli_fail ("stats: --json and --csv exclude each other");
       return 2;
     }
-  if (overload_k < 1 || min_keys < 1 || !(params.top_p > 0 && params.top_p <= 1)
-      || !(params.sink_eps >= 0) || !(params.overload_factor >= 1)
-      || !(params.underload_mass >= 0) || !(params.overload_mass >= 0))
+  if (overload_k < 1 || min_keys < 1 || !(params.top_p > 0 && params.top_p <= 1) ||
+      !(params.sink_eps >= 0) || !(params.overload_factor >= 1) || !(params.underload_mass >= 0) ||
+      !(params.overload_mass >= 0))
     {
       ats_cli_fail ("stats: parameters out of range (--overload-k and --min-keys >= 1, 0 < "
                     "--top-p <= 1, --overload-factor >= 1, masses and --eps >= 0)");
@@ -515,7 +516,7 @@ ats_cli_stats_main (int argc, char **argv)
   if (file == NULL)
     return ats_cli_fail ("%s", error->message);
   const AtsCaptureModelInfo *mi = ats_capture_file_get_model_info (file);
-  guint n_runs = ats_capture_file_get_n_runs (file);
+  guint                      n_runs = ats_capture_file_get_n_runs (file);
   if (n_runs == 0)
     {
       ats_capture_file_close (file, NULL);
@@ -536,12 +537,12 @@ ats_cli_stats_main (int argc, char **argv)
 
   g_autoptr (GArray) stats = g_array_new (FALSE, TRUE, sizeof (RunStats));
   g_array_set_clear_func (stats, run_stats_clear);
-  guint first = run_index >= 0 ? (guint) run_index : 0;
-  guint last = run_index >= 0 ? (guint) run_index : n_runs - 1;
+  guint         first = run_index >= 0 ? (guint) run_index : 0;
+  guint         last = run_index >= 0 ? (guint) run_index : n_runs - 1;
   StatsProgress progress = { .tty = !quiet && ats_cli_stderr_is_tty (),
                              .n_runs = last - first + 1 };
-  gint64 t0 = g_get_monotonic_time ();
-  gboolean ok = TRUE;
+  gint64        t0 = g_get_monotonic_time ();
+  gboolean      ok = TRUE;
   for (guint i = first; ok && i <= last; i++)
     {
       RunStats s = { 0 };
@@ -553,8 +554,8 @@ ats_cli_stats_main (int argc, char **argv)
     fprintf (stderr, "\r%*s\r", 60, "");
   double secs = (g_get_monotonic_time () - t0) / 1e6;
   /* model info is needed after the file is closed */
-  g_autofree char *source = g_strdup (mi->source);
-  g_autofree char *architecture = g_strdup (mi->architecture);
+  g_autofree char    *source = g_strdup (mi->source);
+  g_autofree char    *architecture = g_strdup (mi->architecture);
   AtsCaptureModelInfo info = *mi;
   info.source = source;
   info.architecture = architecture;
@@ -571,8 +572,7 @@ ats_cli_stats_main (int argc, char **argv)
     {
       AtsCaptureFile *wfile = ats_capture_file_open (path, TRUE, &error);
       if (wfile == NULL)
-        return ats_cli_fail ("%s (use --no-write to only print the diagnostics)",
-                             error->message);
+        return ats_cli_fail ("%s (use --no-write to only print the diagnostics)", error->message);
       for (guint i = 0; ok && i < stats->len; i++)
         {
           RunStats *s = &g_array_index (stats, RunStats, i);
@@ -592,7 +592,8 @@ ats_cli_stats_main (int argc, char **argv)
   if (!quiet)
     {
       print_notes (stats);
-      fprintf (stderr, "attnscope-cli: %u of %u run%s recomputed from the stored maps in %.2f s%s\n",
+      fprintf (stderr,
+               "attnscope-cli: %u of %u run%s recomputed from the stored maps in %.2f s%s\n",
                n_recomputed, stats->len, stats->len == 1 ? "" : "s", secs,
                no_write || n_recomputed == 0 ? "" : "; metrics written to the file");
     }
@@ -605,8 +606,7 @@ ats_cli_stats_main (int argc, char **argv)
   g_autoptr (AtsDiagSummary) summary = NULL;
   if (all->len > 1)
     {
-      summary = ats_diag_results_summarize ((AtsDiagResults *const *) all->pdata, all->len,
-                                            &error);
+      summary = ats_diag_results_summarize ((AtsDiagResults *const *) all->pdata, all->len, &error);
       if (summary == NULL)
         return ats_cli_fail ("%s: corpus summary: %s", path, error->message);
     }
@@ -626,9 +626,9 @@ ats_cli_stats_main (int argc, char **argv)
           g_autofree char *ex = excerpt (s->run->prompt, 60);
           printf ("%s== run %06u (%s, %s) \"%s\"\n", first_table ? "" : "\n", s->run->index,
                   s->source == SOURCE_RECOMPUTED
-                    ? (s->run->attention_type == ATS_STORE_F16 ? "recomputed from f16 maps"
-                                                               : "recomputed from f32 maps")
-                    : "stored metrics, no maps",
+                      ? (s->run->attention_type == ATS_STORE_F16 ? "recomputed from f16 maps"
+                                                                 : "recomputed from f32 maps")
+                      : "stored metrics, no maps",
                   info.attention == ATS_ATTENTION_ELASTIC ? "Elastic-Softmax" : "softmax", ex);
           g_autoptr (GString) table = ats_diag_results_format_table (s->results, per_head);
           fputs (table->str, stdout);

@@ -13,17 +13,24 @@
 /* Subcommands (keep sorted). */
 int ats_cli_capture_main (int argc, char **argv);
 int ats_cli_info_main (int argc, char **argv);
+int ats_cli_merge_main (int argc, char **argv);
+int ats_cli_render_main (int argc, char **argv);
 int ats_cli_stats_main (int argc, char **argv);
 int ats_cli_tokenize_main (int argc, char **argv);
+int ats_cli_whatif_main (int argc, char **argv);
 
 static const AtsCliCommand commands[] = {
   { "capture", ats_cli_capture_main,
     "Run prompts through a model and write every attention map to HDF5" },
   { "info", ats_cli_info_main, "Show what a checkpoint folder or capture file holds" },
+  { "merge", ats_cli_merge_main, "Merge a base checkpoint with fine-tuned ones (linear, task arithmetic, TIES)" },
+  { "render", ats_cli_render_main, "Draw attention maps and diagnostics of a capture to PNG, SVG or PDF" },
   { "stats", ats_cli_stats_main,
     "Recompute the attention diagnostics of a capture file and print them" },
   { "tokenize", ats_cli_tokenize_main,
     "Print the token ids (or pieces) of each input line as JSON" },
+  { "whatif", ats_cli_whatif_main,
+    "What-if Elastic-Softmax: sparsity and removed mass of max(0, A + tau/i) on a capture" },
 };
 
 int

@@ -20,5 +20,7 @@ typedef struct
 int ats_cli_fail (const char *format, ...) G_GNUC_PRINTF (1, 2);
 /* TRUE when stderr is a terminal (progress lines). */
 gboolean ats_cli_stderr_is_tty (void);
+/* "0,2,5-7" or "all" (or NULL) -> newly allocated mask [n]; NULL with @error naming --@what. */
+gboolean *ats_cli_parse_index_spec (const char *spec, guint n, const char *what, GError **error);
 
 G_END_DECLS

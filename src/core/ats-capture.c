@@ -39,7 +39,7 @@ typedef struct
   guint8  *stage;     /* [H, C, T] elements: the current chunk row of every head */
   guint   *filled;    /* [H] rows staged in the current chunk row */
   guint   *chunk_row; /* [H] index of the chunk row being staged */
-  guint    cur_layer;
+  guint   *cur_layer; /* [H] layer being staged for each head */
 } MapStream;
 
 struct _AtsCaptureFile
@@ -535,6 +535,7 @@ ats_capture_file_create (const char *path, AtsModel *model, gboolean force, GErr
   self->observer.attention = observer_attention;
   self->observer.residual = observer_residual;
   self->observer.end = observer_end;
+  self->observer.concurrent_heads = TRUE;
   self->observer.user_data = self;
   return self;
 }
@@ -728,7 +729,7 @@ map_stream_open (AtsCaptureFile *self,
   ms->stage = g_malloc0 ((gsize) H * C * T * ms->elem);
   ms->filled = g_new0 (guint, H);
   ms->chunk_row = g_new0 (guint, H);
-  ms->cur_layer = 0;
+  ms->cur_layer = g_new0 (guint, H);
   return TRUE;
 }
 
@@ -740,6 +741,7 @@ map_stream_close (MapStream *ms)
   g_clear_pointer (&ms->stage, g_free);
   g_clear_pointer (&ms->filled, g_free);
   g_clear_pointer (&ms->chunk_row, g_free);
+  g_clear_pointer (&ms->cur_layer, g_free);
   memset (ms, 0, sizeof *ms);
 }
 
@@ -789,11 +791,12 @@ static void
 map_stream_put (AtsCaptureFile *self, MapStream *ms, const AtsAttentionBlock *b, const float *rows)
 {
   guint C = self->C, T = self->T, hh = b->head;
-  if (b->layer != ms->cur_layer)
+  /* only this head's staging state is touched: heads may arrive concurrently */
+  if (b->layer != ms->cur_layer[hh])
     {
-      ms->cur_layer = b->layer;
-      memset (ms->filled, 0, self->info.n_heads * sizeof (guint));
-      memset (ms->chunk_row, 0, self->info.n_heads * sizeof (guint));
+      ms->cur_layer[hh] = b->layer;
+      ms->filled[hh] = 0;
+      ms->chunk_row[hh] = 0;
     }
   for (guint r = 0; r < b->n_rows; r++)
     {

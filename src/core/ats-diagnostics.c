@@ -45,15 +45,16 @@ struct _AtsDiagnostics
 {
   AtsObserver     observer;
   AtsDiagParams   params;
-  guint           n_layers;  /* L */
-  guint           n_heads;   /* H */
-  guint           n_tokens;  /* T */
-  HeadAcc        *heads;     /* [L, H] */
-  AtsDiagResults *results;   /* being filled */
-  float          *scratch;   /* [T] row copy for top-p selection */
-  guint32        *hist;      /* [65536] radix-select histogram */
-  guint32        *bin_count; /* [TOP_P_BINS + 1] top-p histogram, kept zeroed */
-  double         *bin_sum;   /* [TOP_P_BINS + 1] */
+  guint           n_layers; /* L */
+  guint           n_heads;  /* H */
+  guint           n_tokens; /* T */
+  HeadAcc        *heads;    /* [L, H] */
+  AtsDiagResults *results;  /* being filled */
+  guint32        *hist;     /* [65536] radix-select histogram (hidden states, one thread) */
+  /* Top-p scratch sets: blocks of different heads may be fed concurrently (the observer sets
+   * concurrent_heads), so each call borrows a set of its own. */
+  GMutex     scratch_lock;
+  GPtrArray *scratch_free; /* of Scratch */
 };
 
 void
@@ -446,6 +447,13 @@ row_stats (const float *row, guint n, float uniform, gboolean with_log, RowStats
   st->max = MAX (MAX (MAX (vmax[0], vmax[1]), MAX (vmax[2], vmax[3])), mx);
 }
 
+typedef struct
+{
+  float   *row;       /* [T] row copy for top-p selection */
+  guint32 *bin_count; /* [TOP_P_BINS + 1] top-p histogram, kept zeroed */
+  double  *bin_sum;   /* [TOP_P_BINS + 1] */
+} Scratch;
+
 /* Bins of the histogram stage of top_p_width: 1/8 octave each below the row maximum, the last
  * bin open-ended; one more bin collects exact zeros (never counted). */
 #define TOP_P_BINS 256
@@ -467,10 +475,10 @@ top_p_bin (float x, guint32 key_max)
  * the bin where the covering set ends, with every larger bin taken whole; that bin's entries
  * are then resolved by quickselect. O(n) per row, no sort. */
 static guint
-top_p_width (AtsDiagnostics *self, const float *row, guint n, float mx, double target)
+top_p_width (Scratch *sc, const float *row, guint n, float mx, double target)
 {
-  guint32 *counts = self->bin_count; /* [TOP_P_BINS + 1], all 0 between rows */
-  double  *sums = self->bin_sum;     /* [TOP_P_BINS + 1], all 0 between rows */
+  guint32 *counts = sc->bin_count; /* [TOP_P_BINS + 1], all 0 between rows */
+  double  *sums = sc->bin_sum;     /* [TOP_P_BINS + 1], all 0 between rows */
   guint32  key_max;
   double   cum = 0.0;
   guint    m = 0, b, k = 0, hi = 0;
@@ -504,13 +512,13 @@ top_p_width (AtsDiagnostics *self, const float *row, guint n, float mx, double t
 
   for (guint j = 0; j < n; j++)
     if (top_p_bin (row[j], key_max) == b)
-      self->scratch[k++] = row[j];
-  return m + top_p_count (self->scratch, k, target - cum);
+      sc->row[k++] = row[j];
+  return m + top_p_count (sc->row, k, target - cum);
 }
 
 /* Pass 0 over one row: row [n] are the visible entries of query row i (n = i + 1). */
 static void
-row_pass0 (AtsDiagnostics *self, HeadAcc *acc, const float *row, guint n)
+row_pass0 (AtsDiagnostics *self, Scratch *sc, HeadAcc *acc, const float *row, guint n)
 {
   const AtsDiagParams *p = &self->params;
   double              *col = acc->col_sum;
@@ -542,7 +550,7 @@ row_pass0 (AtsDiagnostics *self, HeadAcc *acc, const float *row, guint n)
 
   {
     double target = p->top_p * mass * (1.0 - TOP_P_REL_SLACK);
-    guint  m = (double) mx >= target ? 1 : top_p_width (self, row, n, mx, target);
+    guint  m = (double) mx >= target ? 1 : top_p_width (sc, row, n, mx, target);
 
     acc->top_p_sum += (double) m / (double) n;
     acc->top_p_rows++;
@@ -711,7 +719,44 @@ clear_state (AtsDiagnostics *self)
       g_clear_pointer (&self->heads, g_free);
     }
   g_clear_pointer (&self->results, ats_diag_results_free);
-  g_clear_pointer (&self->scratch, g_free);
+  if (self->scratch_free != NULL)
+    g_ptr_array_set_size (self->scratch_free, 0);
+}
+
+static void
+scratch_free (gpointer data)
+{
+  Scratch *sc = data;
+  g_free (sc->row);
+  g_free (sc->bin_count);
+  g_free (sc->bin_sum);
+  g_free (sc);
+}
+
+static Scratch *
+scratch_take (AtsDiagnostics *self)
+{
+  Scratch *sc = NULL;
+  g_mutex_lock (&self->scratch_lock);
+  if (self->scratch_free->len > 0)
+    sc = g_ptr_array_steal_index_fast (self->scratch_free, self->scratch_free->len - 1);
+  g_mutex_unlock (&self->scratch_lock);
+  if (sc == NULL)
+    {
+      sc = g_new (Scratch, 1);
+      sc->row = g_new (float, MAX (self->n_tokens, 1));
+      sc->bin_count = g_new0 (guint32, TOP_P_BINS + 1);
+      sc->bin_sum = g_new0 (double, TOP_P_BINS + 1);
+    }
+  return sc;
+}
+
+static void
+scratch_give (AtsDiagnostics *self, Scratch *sc)
+{
+  g_mutex_lock (&self->scratch_lock);
+  g_ptr_array_add (self->scratch_free, sc);
+  g_mutex_unlock (&self->scratch_lock);
 }
 
 void
@@ -724,7 +769,6 @@ ats_diagnostics_reset (AtsDiagnostics *self, guint n_tokens)
   self->heads = g_new0 (HeadAcc, (gsize) self->n_layers * self->n_heads);
   self->results = ats_diag_results_new (self->n_layers, self->n_heads, n_tokens);
   self->results->params = self->params;
-  self->scratch = g_new (float, MAX (n_tokens, 1));
 }
 
 AtsDiagnostics *
@@ -742,11 +786,12 @@ ats_diagnostics_new (guint n_layers, guint n_heads, guint n_tokens, const AtsDia
   self->n_layers = n_layers;
   self->n_heads = n_heads;
   self->hist = g_new (guint32, 65536);
-  self->bin_count = g_new0 (guint32, TOP_P_BINS + 1);
-  self->bin_sum = g_new0 (double, TOP_P_BINS + 1);
+  g_mutex_init (&self->scratch_lock);
+  self->scratch_free = g_ptr_array_new_with_free_func (scratch_free);
 
   self->observer.want_scores = FALSE;
   self->observer.second_pass = TRUE;
+  self->observer.concurrent_heads = TRUE;
   self->observer.begin = observer_begin;
   self->observer.attention = observer_attention;
   self->observer.residual = observer_residual;
@@ -764,8 +809,8 @@ ats_diagnostics_free (AtsDiagnostics *self)
     return;
   clear_state (self);
   g_free (self->hist);
-  g_free (self->bin_count);
-  g_free (self->bin_sum);
+  g_ptr_array_unref (self->scratch_free);
+  g_mutex_clear (&self->scratch_lock);
   g_free (self);
 }
 
@@ -824,12 +869,14 @@ ats_diagnostics_add_block (AtsDiagnostics *self, const AtsAttentionBlock *block,
         }
       if (acc->col_sum == NULL)
         acc->col_sum = g_new0 (double, MAX (T, 1)); /* [T] */
+      Scratch *sc = scratch_take (self);
       for (guint r = 0; r < block->n_rows; r++)
         {
           guint i = block->row_start + r;
 
-          row_pass0 (self, acc, block->probs + (gsize) r * T, i + 1);
+          row_pass0 (self, sc, acc, block->probs + (gsize) r * T, i + 1);
         }
+      scratch_give (self, sc);
       acc->rows[0] += block->n_rows;
       return TRUE;
     }

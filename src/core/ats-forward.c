@@ -69,6 +69,7 @@ linear (const AtsLinear *lin, const float *x, guint T, float *y)
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, lin->out, lin->in, 1.0f, x, lin->in,
                  lin->w, lin->out, 0.0f, y, lin->out);
   if (lin->b != NULL)
+#pragma omp parallel for schedule(static)
     for (guint t = 0; t < T; t++)
       {
         float *row = y + (gsize) t * lin->out;
@@ -82,6 +83,7 @@ static void
 norm_rows (const AtsModelConfig *c, const AtsNorm *n, const float *x, guint T, float *out)
 {
   guint D = c->d_model;
+#pragma omp parallel for schedule(static)
   for (guint t = 0; t < T; t++)
     {
       const float *xr = x + (gsize) t * D;
@@ -123,9 +125,10 @@ rope (float *x, guint T, guint n_heads, guint hs, guint rot, double theta)
   g_autofree double *inv_freq = g_new (double, half);
   for (guint d = 0; d < half; d++)
     inv_freq[d] = 1.0 / pow (theta, (2.0 * d) / rot);
-  g_autofree float *cs = g_new (float, 2 * half);
+#pragma omp parallel for schedule(static)
   for (guint t = 0; t < T; t++)
     {
+      float cs[2 * half]; /* cos, sin of position t */
       for (guint d = 0; d < half; d++)
         {
           double a = t * inv_freq[d];
@@ -151,7 +154,10 @@ gelu (float x, gboolean tanh_approx)
 {
   /* 0.5 x (1 + tanh u) == x sigmoid(2u): the same function, one expf instead of tanhf */
   if (tanh_approx)
-    return x / (1.0f + expf (-1.5957691216057308f * (x + 0.044715f * x * x * x)));
+    {
+      float u = -1.5957691216057308f * (x + 0.044715f * x * x * x);
+      return u > 80.0f ? 0.0f * x : x / (1.0f + expf (u)); /* x / (1 + e^80) is 0 in float */
+    }
   return 0.5f * x * (1.0f + erff (x * 0.7071067811865476f));
 }
 
@@ -206,7 +212,9 @@ attention_rows (Forward        *fw,
       double sum = 0;
       for (guint j = 0; j <= i; j++)
         {
-          float e = expf (s[j] - mx);
+          /* exp underflows to 0 below -103.9; skipping the call avoids glibc's slow path */
+          float d = s[j] - mx;
+          float e = d < -104.0f ? 0.0f : expf (d);
           p[j] = e;
           sum += e;
         }
@@ -232,7 +240,8 @@ attention_rows (Forward        *fw,
     }
 }
 
-/* Hands one block to every observer; calls are serialised across the worker threads. */
+/* Hands one block to every observer; calls to observers without concurrent_heads are serialised
+ * across the worker threads. */
 static gboolean
 deliver (Forward     *fw,
          guint        layer,
@@ -255,16 +264,20 @@ deliver (Forward     *fw,
     .scores = fw->want_scores ? scores : NULL,
   };
   gboolean ok = TRUE;
-  g_mutex_lock (&fw->deliver_lock);
   for (guint o = 0; ok && o < fw->n_observers; o++)
     {
       AtsObserver *obs = fw->observers[o];
-      if (pass == 1 && !obs->second_pass)
+      if ((pass == 1 && !obs->second_pass) || obs->attention == NULL)
         continue;
-      if (obs->attention != NULL)
+      if (obs->concurrent_heads)
         ok = obs->attention (obs, &block, error);
+      else
+        {
+          g_mutex_lock (&fw->deliver_lock);
+          ok = obs->attention (obs, &block, error);
+          g_mutex_unlock (&fw->deliver_lock);
+        }
     }
-  g_mutex_unlock (&fw->deliver_lock);
   return ok;
 }
 
@@ -392,6 +405,7 @@ mlp (Forward *fw, const AtsLayer *layer, const float *in, float *out)
     {
       linear (&layer->gate, in, T, fw->ff1);
       linear (&layer->up, in, T, fw->ff2);
+#pragma omp parallel for schedule(static)
       for (gsize i = 0; i < n; i++)
         fw->ff1[i] = silu (fw->ff1[i]) * fw->ff2[i];
       linear (&layer->down, fw->ff1, T, out);
@@ -400,6 +414,7 @@ mlp (Forward *fw, const AtsLayer *layer, const float *in, float *out)
     {
       gboolean approx = fw->model->gelu_tanh;
       linear (&layer->fc, in, T, fw->ff1);
+#pragma omp parallel for schedule(static)
       for (gsize i = 0; i < n; i++)
         fw->ff1[i] = gelu (fw->ff1[i], approx);
       linear (&layer->proj, fw->ff1, T, out);
@@ -542,17 +557,20 @@ ats_forward_run (AtsModel                *model,
         {
           /* x = x + attn(ln1(x)) + mlp(ln2(x)) */
           norm_rows (c, &layer->mlp_norm, fw.x, T, fw.h);
+#pragma omp parallel for schedule(static)
           for (gsize i = 0; i < TD; i++)
             fw.x[i] += fw.tmp[i];
           mlp (&fw, layer, fw.h, fw.tmp);
         }
       else
         {
+#pragma omp parallel for schedule(static)
           for (gsize i = 0; i < TD; i++)
             fw.x[i] += fw.tmp[i];
           norm_rows (c, &layer->mlp_norm, fw.x, T, fw.h);
           mlp (&fw, layer, fw.h, fw.tmp);
         }
+#pragma omp parallel for schedule(static)
       for (gsize i = 0; i < TD; i++)
         fw.x[i] += fw.tmp[i];
       fw.progress_done = l + 1;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attnscope/ats-checkpoint.h"
 #include "attnscope/ats-safetensors-writer.h"
 
 typedef struct

@@ -268,6 +268,12 @@ _ats_bpe_get_unk_id (AtsBpe *bpe)
 }
 
 gboolean
+_ats_bpe_get_fuse_unk (AtsBpe *bpe)
+{
+  return bpe->fuse_unk;
+}
+
+gboolean
 _ats_bpe_get_byte_fallback (AtsBpe *bpe)
 {
   return bpe->byte_fallback;

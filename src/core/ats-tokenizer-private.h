@@ -3,6 +3,8 @@
  * ats-tokenizer.c      loading (tokenizer.json, tokenizer_config.json, vocab.json + merges.txt),
  *                      added tokens, normalizers, post-processing, pieces
  * ats-tokenizer-bpe.c  the BPE model: vocabulary, merge ranks, merge loop, word cache
+ * ats-tokenizer-json.c streaming reader for model.vocab / model.merges (the other members of
+ *                      tokenizer.json go through json-glib)
  * ats-pretokenize.c    pre-tokenizer splitting (GPT-2 / Llama 3 / Qwen2 patterns, GRegex for
  *                      other patterns), character classes, the GPT-2 byte <-> unicode table
  *
@@ -68,6 +70,7 @@ const char *_ats_bpe_id_to_token (AtsBpe *bpe, gint32 id);
 guint       _ats_bpe_get_n_ids (AtsBpe *bpe);
 gint32      _ats_bpe_get_unk_id (AtsBpe *bpe);
 gboolean    _ats_bpe_get_byte_fallback (AtsBpe *bpe);
+gboolean    _ats_bpe_get_fuse_unk (AtsBpe *bpe);
 /* Encodes one pre-token (raw UTF-8 bytes; mapped to byte-level characters when the model is
  * byte-level) and appends its ids to @out. Thread-safe (the word cache is locked). */
 void _ats_bpe_encode_word (AtsBpe *bpe, const char *word, gsize len, GArray *out);

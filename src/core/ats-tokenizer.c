@@ -1224,7 +1224,7 @@ encode_section (AtsTokenizer *self,
 
   /* fuse_unk: runs of unknown tokens become one (over the whole section, as transformers.js). */
   gint32 unk = _ats_bpe_get_unk_id (self->bpe);
-  if (unk >= 0 && ids->len > first + 1)
+  if (_ats_bpe_get_fuse_unk (self->bpe) && unk >= 0 && ids->len > first + 1)
     {
       gint32 *v = (gint32 *) ids->data;
       guint   w = first;

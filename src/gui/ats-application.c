@@ -29,7 +29,7 @@ static void
 load_css (void)
 {
   static GtkCssProvider *provider = NULL;
-  GdkDisplay *display = gdk_display_get_default ();
+  GdkDisplay            *display = gdk_display_get_default ();
 
   if (provider != NULL || display == NULL)
     return;
@@ -65,12 +65,13 @@ ats_application_open (GApplication *app, GFile **files, int n_files, const char 
   for (int i = 0; i < n_files; i++)
     {
       g_autofree char *path = g_file_get_path (files[i]);
-      AtsWindow *window = NULL;
-      GtkWindow *active = gtk_application_get_active_window (GTK_APPLICATION (app));
+      AtsWindow       *window = NULL;
+      GtkWindow       *active = gtk_application_get_active_window (GTK_APPLICATION (app));
 
       /* reuse an empty window, otherwise one window per file */
-      if (ATS_IS_WINDOW (active) && ats_window_get_document (ATS_WINDOW (active)) == NULL
-          && !ats_window_get_has_model (ATS_WINDOW (active)) && !ats_window_get_busy (ATS_WINDOW (active)))
+      if (ATS_IS_WINDOW (active) && ats_window_get_document (ATS_WINDOW (active)) == NULL &&
+          !ats_window_get_has_model (ATS_WINDOW (active)) &&
+          !ats_window_get_busy (ATS_WINDOW (active)))
         window = ATS_WINDOW (active);
       else
         window = new_window (ATS_APPLICATION (app));
@@ -108,7 +109,7 @@ ats_application_startup (GApplication *app)
     {
       g_autofree char *detailed = g_strdup_printf ("win.show-view::%s", views[i]);
       g_autofree char *accel = g_strdup_printf ("<Alt>%u", i + 1);
-      const char *accels[] = { accel, NULL };
+      const char      *accels[] = { accel, NULL };
 
       gtk_application_set_accels_for_action (GTK_APPLICATION (app), detailed, accels);
     }
@@ -130,7 +131,7 @@ static void
 about_action (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   static const char *authors[] = { "The attnscope authors", NULL };
-  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (user_data));
+  GtkWindow         *parent = gtk_application_get_active_window (GTK_APPLICATION (user_data));
 
   gtk_show_about_dialog (parent, "program-name", "attnscope", "logo-icon-name", ATS_APPLICATION_ID,
                          "version", ATS_VERSION, "comments",
@@ -167,6 +168,6 @@ AtsApplication *
 ats_application_new (void)
 {
   return g_object_new (ATS_TYPE_APPLICATION, "application-id", ATS_APPLICATION_ID, "flags",
-                       G_APPLICATION_HANDLES_OPEN | G_APPLICATION_NON_UNIQUE,
-                       "resource-base-path", "/org/attnscope/Attnscope", NULL);
+                       G_APPLICATION_HANDLES_OPEN | G_APPLICATION_NON_UNIQUE, "resource-base-path",
+                       "/org/attnscope/Attnscope", NULL);
 }

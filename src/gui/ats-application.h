@@ -12,6 +12,6 @@ G_DECLARE_FINAL_TYPE (AtsApplication, ats_application, ATS, APPLICATION, GtkAppl
 
 AtsApplication *ats_application_new (void);
 /* Registers the resources and loads style.css (also used by tests that build widgets). */
-void            ats_application_init_resources (void);
+void ats_application_init_resources (void);
 
 G_END_DECLS

@@ -11,19 +11,19 @@
 
 struct _AtsCaptureJob
 {
-  GObject       parent_instance;
+  GObject parent_instance;
 
   char         *model_dir;
   AtsModel     *model;
   AtsTokenizer *tokenizer;
 
-  double        progress;
-  gboolean      running;
+  double   progress;
+  gboolean running;
 
   /* written by the worker, read by the main-thread idle */
-  GMutex        lock;
-  double        pending_progress;
-  guint         progress_source;
+  GMutex lock;
+  double pending_progress;
+  guint  progress_source;
 };
 
 G_DEFINE_FINAL_TYPE (AtsCaptureJob, ats_capture_job, G_TYPE_OBJECT)
@@ -96,12 +96,12 @@ ats_capture_job_class_init (AtsCaptureJobClass *klass)
   object_class->finalize = ats_capture_job_finalize;
   object_class->get_property = ats_capture_job_get_property;
 
-  properties[PROP_PROGRESS] = g_param_spec_double ("progress", NULL, NULL, 0.0, 1.0, 0.0,
-                                                   G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY
-                                                     | G_PARAM_STATIC_STRINGS);
-  properties[PROP_RUNNING] = g_param_spec_boolean ("running", NULL, NULL, FALSE,
-                                                   G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY
-                                                     | G_PARAM_STATIC_STRINGS);
+  properties[PROP_PROGRESS] =
+      g_param_spec_double ("progress", NULL, NULL, 0.0, 1.0, 0.0,
+                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_RUNNING] =
+      g_param_spec_boolean ("running", NULL, NULL, FALSE,
+                            G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -225,7 +225,7 @@ ats_capture_job_make_output_path (AtsCaptureJob *self, GError **error)
     {
       g_autofree char *name = i == 0 ? g_strdup_printf ("%s-%s.h5", base, stamp)
                                      : g_strdup_printf ("%s-%s-%u.h5", base, stamp, i);
-      char *path = g_build_filename (dir, name, NULL);
+      char            *path = g_build_filename (dir, name, NULL);
 
       if (!g_file_test (path, G_FILE_TEST_EXISTS))
         return path;
@@ -256,7 +256,7 @@ static gboolean
 progress_idle (gpointer user_data)
 {
   AtsCaptureJob *self = user_data;
-  double progress;
+  double         progress;
 
   g_mutex_lock (&self->lock);
   progress = self->pending_progress;
@@ -271,14 +271,14 @@ progress_idle (gpointer user_data)
 static gboolean
 on_forward_progress (double fraction, gpointer user_data)
 {
-  RunData *data = user_data;
+  RunData       *data = user_data;
   AtsCaptureJob *self = data->self;
 
   g_mutex_lock (&self->lock);
   self->pending_progress = CLAMP (fraction, 0.0, 1.0);
   if (self->progress_source == 0)
-    self->progress_source = g_idle_add_full (G_PRIORITY_DEFAULT, progress_idle,
-                                             g_object_ref (self), g_object_unref);
+    self->progress_source =
+        g_idle_add_full (G_PRIORITY_DEFAULT, progress_idle, g_object_ref (self), g_object_unref);
   g_mutex_unlock (&self->lock);
 
   return !g_cancellable_is_cancelled (data->cancellable);
@@ -287,19 +287,19 @@ on_forward_progress (double fraction, gpointer user_data)
 static gboolean
 capture_prompt (RunData *data, GError **error)
 {
-  AtsCaptureJob *self = data->self;
+  AtsCaptureJob        *self = data->self;
   const AtsModelConfig *c = ats_model_get_config (self->model);
-  g_autofree gint32 *ids = NULL;
+  g_autofree gint32    *ids = NULL;
   g_auto (GStrv) pieces = NULL;
   g_autoptr (AtsDiagnostics) diag = NULL;
   g_autoptr (AtsDiagResults) results = NULL;
   AtsCaptureOptions copts;
   AtsForwardOptions fopts = { 0 };
-  AtsObserver *observers[3];
-  AtsDiagParams params;
-  AtsCaptureFile *file;
-  guint n_ids = 0;
-  gboolean ok;
+  AtsObserver      *observers[3];
+  AtsDiagParams     params;
+  AtsCaptureFile   *file;
+  guint             n_ids = 0;
+  gboolean          ok;
 
   ids = ats_tokenizer_encode (self->tokenizer, data->prompt, ATS_TOKENIZE_DEFAULT, &n_ids, error);
   if (ids == NULL)
@@ -366,12 +366,12 @@ static void
 run_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
 {
   RunData *data = task_data;
-  GError *error = NULL;
+  GError  *error = NULL;
 
   if (!capture_prompt (data, &error))
     {
-      if (g_error_matches (error, ATS_MODEL_ERROR, ATS_MODEL_ERROR_CANCELLED)
-          || g_cancellable_is_cancelled (cancellable))
+      if (g_error_matches (error, ATS_MODEL_ERROR, ATS_MODEL_ERROR_CANCELLED) ||
+          g_cancellable_is_cancelled (cancellable))
         {
           g_clear_error (&error);
           g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED,

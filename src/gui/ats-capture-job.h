@@ -23,24 +23,23 @@ void           ats_capture_job_load_async (const char         *model_dir,
                                            gpointer            user_data);
 AtsCaptureJob *ats_capture_job_load_finish (GAsyncResult *result, GError **error);
 
-const char    *ats_capture_job_get_model_dir (AtsCaptureJob *self);
-char          *ats_capture_job_dup_display_name (AtsCaptureJob *self);
-AtsModel      *ats_capture_job_get_model (AtsCaptureJob *self);
-double         ats_capture_job_get_progress (AtsCaptureJob *self);
-gboolean       ats_capture_job_get_running (AtsCaptureJob *self);
+const char *ats_capture_job_get_model_dir (AtsCaptureJob *self);
+char       *ats_capture_job_dup_display_name (AtsCaptureJob *self);
+AtsModel   *ats_capture_job_get_model (AtsCaptureJob *self);
+double      ats_capture_job_get_progress (AtsCaptureJob *self);
+gboolean    ats_capture_job_get_running (AtsCaptureJob *self);
 
 /* Captures @prompt into a new capture file at @out_path (maps, hidden norms, diagnostics).
  * Returns the path on success. */
-void           ats_capture_job_run_async (AtsCaptureJob      *self,
-                                          const char         *prompt,
-                                          const char         *out_path,
-                                          GCancellable       *cancellable,
-                                          GAsyncReadyCallback callback,
-                                          gpointer            user_data);
-char          *ats_capture_job_run_finish (AtsCaptureJob *self, GAsyncResult *result,
-                                           GError **error);
+void  ats_capture_job_run_async (AtsCaptureJob      *self,
+                                 const char         *prompt,
+                                 const char         *out_path,
+                                 GCancellable       *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer            user_data);
+char *ats_capture_job_run_finish (AtsCaptureJob *self, GAsyncResult *result, GError **error);
 
 /* A fresh path under the user cache ($XDG_CACHE_HOME/attnscope/captures/). */
-char          *ats_capture_job_make_output_path (AtsCaptureJob *self, GError **error);
+char *ats_capture_job_make_output_path (AtsCaptureJob *self, GError **error);
 
 G_END_DECLS

@@ -43,8 +43,7 @@ ats_colorize_resolve_scale (const AtsHeatmap *heatmap, AtsScale *scale)
 }
 
 cairo_surface_t *
-ats_colorize_image (const AtsHeatmap *heatmap, const AtsScale *scale, int max_width,
-                    int max_height)
+ats_colorize_image (const AtsHeatmap *heatmap, const AtsScale *scale, int max_width, int max_height)
 {
   AtsViewRect all = { 0, 0, 0, 0 };
 

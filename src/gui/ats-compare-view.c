@@ -7,7 +7,7 @@
 
 struct _AtsCompareView
 {
-  GtkWidget       parent_instance;
+  GtkWidget parent_instance;
 
   GtkStack       *stack;
   GtkLabel       *a_label;
@@ -18,9 +18,9 @@ struct _AtsCompareView
   AtsHeatmapView *diff_view;
   GtkFlowBox     *plots_box;
 
-  char           *name_a;
-  char           *name_b;
-  AtsMatrix      *difference;
+  char      *name_a;
+  char      *name_b;
+  AtsMatrix *difference;
 };
 
 G_DEFINE_FINAL_TYPE (AtsCompareView, ats_compare_view, GTK_TYPE_WIDGET)
@@ -41,7 +41,7 @@ ats_compare_view_dispose (GObject *object)
 static void
 ats_compare_view_class_init (AtsCompareViewClass *klass)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GObjectClass   *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = ats_compare_view_dispose;

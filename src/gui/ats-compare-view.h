@@ -24,19 +24,17 @@ typedef enum
   ATS_COMPARE_DIFFERENCE,
 } AtsCompareSide;
 
-GtkWidget      *ats_compare_view_new (void);
+GtkWidget *ats_compare_view_new (void);
 /* @name_b NULL: nothing to compare (the empty state). */
-void            ats_compare_view_set_names (AtsCompareView *self, const char *name_a,
-                                            const char *name_b);
-gboolean        ats_compare_view_get_active (AtsCompareView *self);
+void     ats_compare_view_set_names (AtsCompareView *self, const char *name_a, const char *name_b);
+gboolean ats_compare_view_get_active (AtsCompareView *self);
 /* The maps of the current head (NULL while loading); the difference is computed here. */
 void            ats_compare_view_set_maps (AtsCompareView    *self,
                                            AtsMatrix         *a,
                                            AtsMatrix         *b,
                                            const char *const *labels,
                                            const char        *head_title);
-void            ats_compare_view_set_metrics (AtsCompareView *self, AtsMetrics *a,
-                                              AtsMetrics *b);
+void            ats_compare_view_set_metrics (AtsCompareView *self, AtsMetrics *a, AtsMetrics *b);
 AtsHeatmapView *ats_compare_view_get_view (AtsCompareView *self, AtsCompareSide side);
 AtsMatrix      *ats_compare_view_get_difference (AtsCompareView *self);
 GtkFlowBox     *ats_compare_view_get_plots (AtsCompareView *self);

@@ -55,11 +55,14 @@ ats_metric_title (const char *metric)
 }
 
 void
-ats_layer_plots_fill (GtkFlowBox *box, AtsMetrics *a, const char *name_a, AtsMetrics *b,
+ats_layer_plots_fill (GtkFlowBox *box,
+                      AtsMetrics *a,
+                      const char *name_a,
+                      AtsMetrics *b,
                       const char *name_b)
 {
   GtkWidget *child;
-  guint L;
+  guint      L;
 
   g_return_if_fail (GTK_IS_FLOW_BOX (box));
 
@@ -73,12 +76,12 @@ ats_layer_plots_fill (GtkFlowBox *box, AtsMetrics *a, const char *name_a, AtsMet
   for (guint i = 0; i < G_N_ELEMENTS (layer_plots); i++)
     {
       const AtsLayerPlotInfo *p = &layer_plots[i];
-      g_autofree double *ya = g_new (double, L + 1); /* [L] or [L+1] */
-      g_autofree double *yb = g_new (double, L + 1);
-      gboolean hidden = g_str_has_prefix (p->metric, "collapse");
-      GtkWidget *plot;
-      guint na, nb = 0;
-      gboolean any = FALSE;
+      g_autofree double      *ya = g_new (double, L + 1); /* [L] or [L+1] */
+      g_autofree double      *yb = g_new (double, L + 1);
+      gboolean                hidden = g_str_has_prefix (p->metric, "collapse");
+      GtkWidget              *plot;
+      guint                   na, nb = 0;
+      gboolean                any = FALSE;
 
       na = ats_metrics_get_layer_series (a, p->metric, ya, L + 1);
       if (b != NULL)
@@ -91,8 +94,7 @@ ats_layer_plots_fill (GtkFlowBox *box, AtsMetrics *a, const char *name_a, AtsMet
         continue;
 
       plot = ats_plot_view_new (p->metric, p->title, p->y_label);
-      ats_plot_view_set_x_label (ATS_PLOT_VIEW (plot),
-                                 hidden ? "layer (0 = embeddings)" : "layer");
+      ats_plot_view_set_x_label (ATS_PLOT_VIEW (plot), hidden ? "layer (0 = embeddings)" : "layer");
       ats_plot_view_add_series (ATS_PLOT_VIEW (plot), b != NULL ? name_a : NULL, ya, na, 0);
       if (b != NULL)
         ats_plot_view_add_series (ATS_PLOT_VIEW (plot), name_b, yb, nb, 0);
@@ -145,18 +147,18 @@ ats_head_row_init (AtsHeadRow *self)
 
 struct _AtsDiagnosticsView
 {
-  GtkWidget         parent_instance;
+  GtkWidget parent_instance;
 
-  GtkWidget        *box;
-  GtkSpinButton    *eps_spin;
-  GtkSpinButton    *under_spin;
-  GtkSpinButton    *over_spin;
-  GtkSpinButton    *k_spin;
-  GtkSpinButton    *factor_spin;
-  GtkWidget        *recompute_button;
-  GtkSpinner       *spinner;
-  GtkFlowBox       *plots_box;
-  GtkColumnView    *table;
+  GtkWidget     *box;
+  GtkSpinButton *eps_spin;
+  GtkSpinButton *under_spin;
+  GtkSpinButton *over_spin;
+  GtkSpinButton *k_spin;
+  GtkSpinButton *factor_spin;
+  GtkWidget     *recompute_button;
+  GtkSpinner    *spinner;
+  GtkFlowBox    *plots_box;
+  GtkColumnView *table;
 
   AtsMetrics       *metrics;
   AtsDiagParams     params; /* full parameter set; the spins edit a part of it */
@@ -181,8 +183,8 @@ compare_rows (gconstpointer a, gconstpointer b, gpointer user_data)
 {
   const AtsHeadRow *ra = a;
   const AtsHeadRow *rb = b;
-  int col = GPOINTER_TO_INT (user_data);
-  double va, vb;
+  int               col = GPOINTER_TO_INT (user_data);
+  double            va, vb;
 
   if (col == -2)
     return ra->layer != rb->layer ? (ra->layer < rb->layer ? -1 : 1)
@@ -212,9 +214,9 @@ setup_label (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user
 static void
 bind_label (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data)
 {
-  AtsHeadRow *row = gtk_list_item_get_item (item);
-  GtkWidget *label = gtk_list_item_get_child (item);
-  int col = GPOINTER_TO_INT (user_data);
+  AtsHeadRow      *row = gtk_list_item_get_item (item);
+  GtkWidget       *label = gtk_list_item_get_child (item);
+  int              col = GPOINTER_TO_INT (user_data);
   g_autofree char *text = NULL;
 
   if (col == -2)
@@ -251,7 +253,7 @@ static void
 build_columns (AtsDiagnosticsView *self)
 {
   const AtsDiagMetricInfo *metrics;
-  guint n_metrics = 0;
+  guint                    n_metrics = 0;
 
   add_column (self, "layer", "Layer", -2);
   add_column (self, "head", "Head", -1);
@@ -296,16 +298,16 @@ ats_diagnostics_view_dispose (GObject *object)
 static void
 ats_diagnostics_view_class_init (AtsDiagnosticsViewClass *klass)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GObjectClass   *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = ats_diagnostics_view_dispose;
 
-  signals[RECOMPUTE] = g_signal_new ("recompute", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                     0, NULL, NULL, NULL, G_TYPE_NONE, 0);
-  signals[HEAD_ACTIVATED] = g_signal_new ("head-activated", G_TYPE_FROM_CLASS (klass),
-                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-                                          2, G_TYPE_UINT, G_TYPE_UINT);
+  signals[RECOMPUTE] = g_signal_new ("recompute", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                     NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[HEAD_ACTIVATED] =
+      g_signal_new ("head-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/attnscope/Attnscope/ats-diagnostics-view.ui");
@@ -342,8 +344,8 @@ ats_diagnostics_view_init (AtsDiagnosticsView *self)
   build_columns (self);
 
   sorter = gtk_column_view_get_sorter (self->table);
-  self->sorted = gtk_sort_list_model_new (g_object_ref (G_LIST_MODEL (self->rows)),
-                                          g_object_ref (sorter));
+  self->sorted =
+      gtk_sort_list_model_new (g_object_ref (G_LIST_MODEL (self->rows)), g_object_ref (sorter));
   selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->sorted)));
   gtk_single_selection_set_autoselect (selection, FALSE);
   gtk_single_selection_set_can_unselect (selection, TRUE);
@@ -388,8 +390,8 @@ ats_diagnostics_view_set_metrics (AtsDiagnosticsView *self, AtsMetrics *metrics)
           row->head = h;
           row->values = g_new (double, MAX (1, self->columns->len));
           for (guint c = 0; c < self->columns->len; c++)
-            row->values[c] = ats_metrics_get_head (metrics, g_ptr_array_index (self->columns, c),
-                                                   l, h);
+            row->values[c] =
+                ats_metrics_get_head (metrics, g_ptr_array_index (self->columns, c), l, h);
           g_ptr_array_add (items, row);
         }
     g_list_store_splice (self->rows, 0, 0, items->pdata, items->len);

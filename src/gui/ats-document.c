@@ -9,16 +9,16 @@
 
 struct _AtsDocument
 {
-  GObject         parent_instance;
+  GObject parent_instance;
 
   char           *path;
-  AtsCaptureFile *file;        /* used on the I/O thread only, except the model info */
-  GPtrArray      *runs;        /* AtsCaptureRun* */
+  AtsCaptureFile *file; /* used on the I/O thread only, except the model info */
+  GPtrArray      *runs; /* AtsCaptureRun* */
 
   /* main thread only */
-  GHashTable     *head_cache;  /* key -> AtsMatrix */
-  GQueue          head_lru;    /* keys (as pointers), most recent first */
-  gsize           cache_bytes;
+  GHashTable *head_cache; /* key -> AtsMatrix */
+  GQueue      head_lru;   /* keys (as pointers), most recent first */
+  gsize       cache_bytes;
 };
 
 G_DEFINE_FINAL_TYPE (AtsDocument, ats_document, G_TYPE_OBJECT)
@@ -85,7 +85,7 @@ open_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellab
   g_autoptr (AtsDocument) self = NULL;
   g_autoptr (GError) error = NULL;
   const AtsCaptureModelInfo *info;
-  guint n_runs;
+  guint                      n_runs;
 
   self = g_object_new (ATS_TYPE_DOCUMENT, NULL);
   self->path = g_strdup (path);
@@ -100,8 +100,7 @@ open_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellab
   if (info == NULL || info->n_layers == 0 || info->n_heads == 0)
     {
       g_task_return_new_error (task, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_FORMAT,
-                               "%s: the capture describes a model without layers or heads",
-                               path);
+                               "%s: the capture describes a model without layers or heads", path);
       return;
     }
 
@@ -221,8 +220,8 @@ ats_document_has_head (AtsDocument *self, guint run, guint layer, guint head)
 
   g_return_val_if_fail (ATS_IS_DOCUMENT (self), FALSE);
 
-  if (run >= self->runs->len || layer >= ats_document_get_n_layers (self)
-      || head >= ats_document_get_n_heads (self))
+  if (run >= self->runs->len || layer >= ats_document_get_n_layers (self) ||
+      head >= ats_document_get_n_heads (self))
     return FALSE;
 
   r = g_ptr_array_index (self->runs, run);
@@ -253,7 +252,7 @@ cache_insert (AtsDocument *self, guint64 key, AtsMatrix *matrix)
 
   while (self->cache_bytes > HEAD_CACHE_BYTES && self->head_lru.length > 1)
     {
-      guint64 *old = g_queue_pop_tail (&self->head_lru);
+      guint64   *old = g_queue_pop_tail (&self->head_lru);
       AtsMatrix *m = g_hash_table_lookup (self->head_cache, old);
 
       self->cache_bytes -= (gsize) m->n_rows * m->n_cols * sizeof (float);
@@ -264,9 +263,9 @@ cache_insert (AtsDocument *self, guint64 key, AtsMatrix *matrix)
 AtsMatrix *
 ats_document_lookup_head (AtsDocument *self, guint run, guint layer, guint head)
 {
-  guint64 key = head_key (run, layer, head);
+  guint64    key = head_key (run, layer, head);
   AtsMatrix *m;
-  GList *link;
+  GList     *link;
 
   g_return_val_if_fail (ATS_IS_DOCUMENT (self), NULL);
 
@@ -302,8 +301,8 @@ static AtsMatrix *
 read_head (AtsDocument *self, guint run, guint layer, guint head, GError **error)
 {
   const AtsCaptureRun *r = g_ptr_array_index (self->runs, run);
-  guint T = r->n_tokens;
-  g_autofree float *data = g_try_new (float, (gsize) T * T); /* [T, T] */
+  guint                T = r->n_tokens;
+  g_autofree float    *data = g_try_new (float, (gsize) T *T); /* [T, T] */
 
   if (data == NULL)
     {
@@ -319,13 +318,15 @@ read_head (AtsDocument *self, guint run, guint layer, guint head, GError **error
 }
 
 static void
-load_head_thread (GTask *task, gpointer source_object, gpointer task_data,
+load_head_thread (GTask        *task,
+                  gpointer      source_object,
+                  gpointer      task_data,
                   GCancellable *cancellable)
 {
-  AtsDocument *self = source_object;
+  AtsDocument    *self = source_object;
   AtsDocumentJob *job = task_data;
-  GError *error = NULL;
-  AtsMatrix *m;
+  GError         *error = NULL;
+  AtsMatrix      *m;
 
   if (!check_head (self, job, &error))
     {
@@ -351,7 +352,7 @@ ats_document_load_head_async (AtsDocument        *self,
 {
   g_autoptr (GTask) task = NULL;
   AtsDocumentJob *job;
-  AtsMatrix *cached;
+  AtsMatrix      *cached;
 
   g_return_if_fail (ATS_IS_DOCUMENT (self));
 
@@ -377,7 +378,7 @@ AtsMatrix *
 ats_document_load_head_finish (AtsDocument *self, GAsyncResult *result, GError **error)
 {
   AtsDocumentJob *job;
-  AtsMatrix *m;
+  AtsMatrix      *m;
 
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
@@ -392,16 +393,18 @@ ats_document_load_head_finish (AtsDocument *self, GAsyncResult *result, GError *
 /* --- metrics --- */
 
 static AtsDiagResults *
-compute_metrics (AtsDocument *self, const AtsDocumentJob *job, GCancellable *cancellable,
-                 GError **error)
+compute_metrics (AtsDocument          *self,
+                 const AtsDocumentJob *job,
+                 GCancellable         *cancellable,
+                 GError              **error)
 {
   const AtsCaptureRun *r = g_ptr_array_index (self->runs, job->run);
-  guint L = ats_document_get_n_layers (self);
-  guint H = ats_document_get_n_heads (self);
-  guint T = r->n_tokens;
+  guint                L = ats_document_get_n_layers (self);
+  guint                H = ats_document_get_n_heads (self);
+  guint                T = r->n_tokens;
   g_autoptr (AtsDiagnostics) diag = NULL;
   g_autofree float *map = NULL;
-  AtsDiagParams params;
+  AtsDiagParams     params;
 
   if (!r->has_attention)
     {
@@ -417,7 +420,7 @@ compute_metrics (AtsDocument *self, const AtsDocumentJob *job, GCancellable *can
     ats_diag_params_init_default (&params);
 
   diag = ats_diagnostics_new (L, H, T, &params);
-  map = g_try_new (float, (gsize) T * T); /* [T, T] */
+  map = g_try_new (float, (gsize) T *T); /* [T, T] */
   if (map == NULL)
     {
       g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_IO,
@@ -466,21 +469,21 @@ static void
 keep_stored_layer_metrics (AtsDiagResults *computed, const AtsDiagResults *stored)
 {
   const AtsDiagMetricInfo *metrics;
-  guint n_metrics = 0;
+  guint                    n_metrics = 0;
 
-  if (stored == NULL || stored->n_layers != computed->n_layers
-      || stored->n_tokens != computed->n_tokens)
+  if (stored == NULL || stored->n_layers != computed->n_layers ||
+      stored->n_tokens != computed->n_tokens)
     return;
 
   metrics = ats_diag_metrics_list (&n_metrics);
   for (guint i = 0; i < n_metrics; i++)
     {
-      gsize n_src = 0, n_dst = 0;
+      gsize         n_src = 0, n_dst = 0;
       gconstpointer src, dst;
-      gsize elem = metrics[i].is_int ? sizeof (gint32) : sizeof (float);
+      gsize         elem = metrics[i].is_int ? sizeof (gint32) : sizeof (float);
 
-      if (metrics[i].shape != ATS_DIAG_SHAPE_HIDDEN_LAYER
-          && metrics[i].shape != ATS_DIAG_SHAPE_HIDDEN_LAYER_TOKEN)
+      if (metrics[i].shape != ATS_DIAG_SHAPE_HIDDEN_LAYER &&
+          metrics[i].shape != ATS_DIAG_SHAPE_HIDDEN_LAYER_TOKEN)
         continue;
 
       src = ats_diag_results_get_metric (stored, metrics[i].name, &n_src);
@@ -491,19 +494,21 @@ keep_stored_layer_metrics (AtsDiagResults *computed, const AtsDiagResults *store
 }
 
 static void
-load_metrics_thread (GTask *task, gpointer source_object, gpointer task_data,
+load_metrics_thread (GTask        *task,
+                     gpointer      source_object,
+                     gpointer      task_data,
                      GCancellable *cancellable)
 {
-  AtsDocument *self = source_object;
+  AtsDocument    *self = source_object;
   AtsDocumentJob *job = task_data;
   g_autoptr (AtsDiagResults) stored = NULL;
   g_autoptr (GError) stored_error = NULL;
-  GError *error = NULL;
+  GError         *error = NULL;
   AtsDiagResults *computed;
 
   stored = ats_capture_file_read_run_metrics (self->file, job->run, &stored_error);
-  if (stored == NULL
-      && !g_error_matches (stored_error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING))
+  if (stored == NULL &&
+      !g_error_matches (stored_error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING))
     {
       g_task_return_error (task, g_steal_pointer (&stored_error));
       return;
@@ -567,8 +572,14 @@ ats_document_load_metrics_finish (AtsDocument *self, GAsyncResult *result, GErro
 
 /* Heads of layers [layer0, layer1), max-pooled, appended to @out. */
 static gboolean
-read_pooled_heads (AtsDocument *self, guint run, guint layer0, guint layer1, guint max_size,
-                   GPtrArray *out, GCancellable *cancellable, GError **error)
+read_pooled_heads (AtsDocument  *self,
+                   guint         run,
+                   guint         layer0,
+                   guint         layer1,
+                   guint         max_size,
+                   GPtrArray    *out,
+                   GCancellable *cancellable,
+                   GError      **error)
 {
   guint H = ats_document_get_n_heads (self);
 
@@ -599,10 +610,12 @@ read_pooled_heads (AtsDocument *self, guint run, guint layer0, guint layer1, gui
 }
 
 static void
-load_thumbnails_thread (GTask *task, gpointer source_object, gpointer task_data,
+load_thumbnails_thread (GTask        *task,
+                        gpointer      source_object,
+                        gpointer      task_data,
                         GCancellable *cancellable)
 {
-  AtsDocument *self = source_object;
+  AtsDocument    *self = source_object;
   AtsDocumentJob *job = task_data;
   g_autoptr (GPtrArray) thumbs = NULL;
   GError *error = NULL;
@@ -619,17 +632,19 @@ load_thumbnails_thread (GTask *task, gpointer source_object, gpointer task_data,
 }
 
 static void
-load_maps_thread (GTask *task, gpointer source_object, gpointer task_data,
+load_maps_thread (GTask        *task,
+                  gpointer      source_object,
+                  gpointer      task_data,
                   GCancellable *cancellable)
 {
-  AtsDocument *self = source_object;
+  AtsDocument    *self = source_object;
   AtsDocumentJob *job = task_data;
   g_autoptr (GPtrArray) maps = NULL;
   GError *error = NULL;
 
   maps = g_ptr_array_new_with_free_func (ats_matrix_unref0);
-  if (!read_pooled_heads (self, job->run, 0, ats_document_get_n_layers (self), job->max_size,
-                          maps, cancellable, &error))
+  if (!read_pooled_heads (self, job->run, 0, ats_document_get_n_layers (self), job->max_size, maps,
+                          cancellable, &error))
     {
       g_task_return_error (task, error);
       return;
@@ -707,23 +722,24 @@ ats_document_load_thumbnails_finish (AtsDocument *self, GAsyncResult *result, GE
 /* --- hidden norms --- */
 
 static void
-load_hidden_norms_thread (GTask *task, gpointer source_object, gpointer task_data,
+load_hidden_norms_thread (GTask        *task,
+                          gpointer      source_object,
+                          gpointer      task_data,
                           GCancellable *cancellable)
 {
-  AtsDocument *self = source_object;
-  AtsDocumentJob *job = task_data;
+  AtsDocument         *self = source_object;
+  AtsDocumentJob      *job = task_data;
   const AtsCaptureRun *r = g_ptr_array_index (self->runs, job->run);
-  GError *error = NULL;
-  float *norms;
+  GError              *error = NULL;
+  float               *norms;
 
   norms = ats_capture_file_read_hidden_norms (self->file, job->run, &error); /* [L+1, T] */
   if (norms == NULL)
     g_task_return_error (task, error);
   else
-    g_task_return_pointer (task,
-                           ats_matrix_new_take (ats_document_get_n_layers (self) + 1,
-                                                r->n_tokens, norms),
-                           (GDestroyNotify) ats_matrix_unref);
+    g_task_return_pointer (
+        task, ats_matrix_new_take (ats_document_get_n_layers (self) + 1, r->n_tokens, norms),
+        (GDestroyNotify) ats_matrix_unref);
 }
 
 void

@@ -17,11 +17,11 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (AtsDocument, ats_document, ATS, DOCUMENT, GObject)
 
-void                       ats_document_open_async (const char         *path,
-                                                    GCancellable       *cancellable,
-                                                    GAsyncReadyCallback callback,
-                                                    gpointer            user_data);
-AtsDocument               *ats_document_open_finish (GAsyncResult *result, GError **error);
+void         ats_document_open_async (const char         *path,
+                                      GCancellable       *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer            user_data);
+AtsDocument *ats_document_open_finish (GAsyncResult *result, GError **error);
 
 const char                *ats_document_get_path (AtsDocument *self);
 char                      *ats_document_dup_display_name (AtsDocument *self);
@@ -30,8 +30,7 @@ guint                      ats_document_get_n_layers (AtsDocument *self);
 guint                      ats_document_get_n_heads (AtsDocument *self);
 guint                      ats_document_get_n_runs (AtsDocument *self);
 const AtsCaptureRun       *ats_document_get_run (AtsDocument *self, guint run);
-gboolean                   ats_document_has_head (AtsDocument *self, guint run, guint layer,
-                                                  guint head);
+gboolean ats_document_has_head (AtsDocument *self, guint run, guint layer, guint head);
 
 /* One head's map [T, T]. */
 void       ats_document_load_head_async (AtsDocument        *self,
@@ -41,34 +40,33 @@ void       ats_document_load_head_async (AtsDocument        *self,
                                          GCancellable       *cancellable,
                                          GAsyncReadyCallback callback,
                                          gpointer            user_data);
-AtsMatrix *ats_document_load_head_finish (AtsDocument *self, GAsyncResult *result,
-                                          GError **error);
+AtsMatrix *ats_document_load_head_finish (AtsDocument *self, GAsyncResult *result, GError **error);
 /* The cached map, or NULL (no I/O). */
 AtsMatrix *ats_document_lookup_head (AtsDocument *self, guint run, guint layer, guint head);
 
 /* Diagnostics of a run. @params NULL: the stored metrics/ (computed from the maps when the
  * file has none); otherwise recomputed from the maps with @params (stored per-layer collapse
  * values are kept, since hidden states are not in the file). */
-void            ats_document_load_metrics_async (AtsDocument         *self,
-                                                 guint                run,
-                                                 const AtsDiagParams *params,
-                                                 GCancellable        *cancellable,
-                                                 GAsyncReadyCallback  callback,
-                                                 gpointer             user_data);
-AtsDiagResults *ats_document_load_metrics_finish (AtsDocument *self, GAsyncResult *result,
-                                                  GError **error);
+void ats_document_load_metrics_async (AtsDocument         *self,
+                                      guint                run,
+                                      const AtsDiagParams *params,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data);
+AtsDiagResults *
+ats_document_load_metrics_finish (AtsDocument *self, GAsyncResult *result, GError **error);
 
 /* Max-pooled thumbnails (at most @max_size square) of every head of @layer: a GPtrArray of
  * AtsMatrix (NULL entries for heads the file does not hold). */
-void       ats_document_load_thumbnails_async (AtsDocument        *self,
-                                               guint               run,
-                                               guint               layer,
-                                               guint               max_size,
-                                               GCancellable       *cancellable,
-                                               GAsyncReadyCallback callback,
-                                               gpointer            user_data);
-GPtrArray *ats_document_load_thumbnails_finish (AtsDocument *self, GAsyncResult *result,
-                                                GError **error);
+void ats_document_load_thumbnails_async (AtsDocument        *self,
+                                         guint               run,
+                                         guint               layer,
+                                         guint               max_size,
+                                         GCancellable       *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer            user_data);
+GPtrArray *
+ats_document_load_thumbnails_finish (AtsDocument *self, GAsyncResult *result, GError **error);
 
 /* Every head of a run, max-pooled to at most @max_size (full maps when T <= @max_size):
  * a GPtrArray of L * H AtsMatrix (NULL entries for heads the file does not hold). */
@@ -78,16 +76,15 @@ void       ats_document_load_maps_async (AtsDocument        *self,
                                          GCancellable       *cancellable,
                                          GAsyncReadyCallback callback,
                                          gpointer            user_data);
-GPtrArray *ats_document_load_maps_finish (AtsDocument *self, GAsyncResult *result,
-                                          GError **error);
+GPtrArray *ats_document_load_maps_finish (AtsDocument *self, GAsyncResult *result, GError **error);
 
 /* hidden_norms [L+1, T] as a matrix. */
-void       ats_document_load_hidden_norms_async (AtsDocument        *self,
-                                                 guint               run,
-                                                 GCancellable       *cancellable,
-                                                 GAsyncReadyCallback callback,
-                                                 gpointer            user_data);
-AtsMatrix *ats_document_load_hidden_norms_finish (AtsDocument *self, GAsyncResult *result,
-                                                  GError **error);
+void ats_document_load_hidden_norms_async (AtsDocument        *self,
+                                           guint               run,
+                                           GCancellable       *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer            user_data);
+AtsMatrix *
+ats_document_load_hidden_norms_finish (AtsDocument *self, GAsyncResult *result, GError **error);
 
 G_END_DECLS

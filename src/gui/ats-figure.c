@@ -13,33 +13,33 @@ typedef enum
 
 struct _AtsFigure
 {
-  FigureKind    kind;
-  double        width;
-  double        height;
-  char         *title;
-  char         *footer;
-  char         *description;
-  char         *basename;
-  char         *value_label;
+  FigureKind kind;
+  double     width;
+  double     height;
+  char      *title;
+  char      *footer;
+  char      *description;
+  char      *basename;
+  char      *value_label;
 
   /* heatmap */
-  AtsMatrix    *matrix;
-  char        **labels;
-  AtsColormap   cmap;
-  AtsScaleKind  scale_kind;
-  double        vmin;
-  double        vmax;
+  AtsMatrix   *matrix;
+  char       **labels;
+  AtsColormap  cmap;
+  AtsScaleKind scale_kind;
+  double       vmin;
+  double       vmax;
 
   /* grid */
-  GPtrArray    *maps;  /* AtsMatrix* */
-  guint         n_layers;
-  guint         n_heads;
+  GPtrArray *maps; /* AtsMatrix* */
+  guint      n_layers;
+  guint      n_heads;
 
   /* heat matrix */
-  float        *values; /* [L, H] */
+  float *values; /* [L, H] */
 
   /* plots */
-  GPtrArray    *plots; /* AtsPlot* */
+  GPtrArray *plots; /* AtsPlot* */
 };
 
 static AtsFigure *
@@ -112,7 +112,7 @@ ats_figure_new_heat_matrix (AtsMetrics *metrics,
                             const char *footer)
 {
   const AtsDiagResults *r;
-  AtsFigure *figure;
+  AtsFigure            *figure;
 
   g_return_val_if_fail (metrics != NULL, NULL);
 
@@ -135,7 +135,7 @@ AtsFigure *
 ats_figure_new_plots (GPtrArray *plots, const char *title)
 {
   AtsFigure *figure;
-  guint cols, rows;
+  guint      cols, rows;
 
   g_return_val_if_fail (plots != NULL, NULL);
 
@@ -224,13 +224,13 @@ ats_figure_draw (AtsFigure *figure, cairo_t *cr, double width, double height)
         heatmap.colorbar_label = figure->value_label;
         heatmap.colormap = figure->cmap;
         heatmap.causal = figure->matrix->n_rows == figure->matrix->n_cols;
-        heatmap.pooling = ats_colormap_is_diverging (figure->cmap) ? ATS_POOLING_MAX_ABS
-                                                                   : ATS_POOLING_MAX;
+        heatmap.pooling =
+            ats_colormap_is_diverging (figure->cmap) ? ATS_POOLING_MAX_ABS : ATS_POOLING_MAX;
         ats_scale_init (&heatmap.scale, figure->scale_kind);
         heatmap.scale.vmin = figure->vmin;
         heatmap.scale.vmax = figure->vmax;
-        if (ats_colormap_is_diverging (figure->cmap) && isnan (figure->vmin)
-            && ats_matrix_get_abs_max (figure->matrix) == 0.0f)
+        if (ats_colormap_is_diverging (figure->cmap) && isnan (figure->vmin) &&
+            ats_matrix_get_abs_max (figure->matrix) == 0.0f)
           {
             heatmap.scale.vmin = -1.0;
             heatmap.scale.vmax = 1.0;
@@ -242,8 +242,8 @@ ats_figure_draw (AtsFigure *figure, cairo_t *cr, double width, double height)
     case FIGURE_GRID:
       {
         g_autofree const float **maps = g_new0 (const float *, figure->maps->len);
-        AtsHeatmapGrid grid;
-        int T = 0;
+        AtsHeatmapGrid           grid;
+        int                      T = 0;
 
         for (guint i = 0; i < figure->maps->len; i++)
           {
@@ -285,9 +285,9 @@ ats_figure_draw (AtsFigure *figure, cairo_t *cr, double width, double height)
 
     case FIGURE_PLOTS:
       {
-        guint n = figure->plots->len;
-        guint cols = MIN (3, MAX (1, n));
-        guint rows = (n + cols - 1) / cols;
+        guint  n = figure->plots->len;
+        guint  cols = MIN (3, MAX (1, n));
+        guint  rows = (n + cols - 1) / cols;
         double cw = width / cols;
         double ch = height / MAX (1, rows);
 
@@ -328,8 +328,8 @@ ats_figure_export (AtsFigure *figure, const char *path, AtsExportFormat format, 
 
   meta.title = figure->title;
   meta.description = figure->description;
-  return ats_export (path, format, figure->width, figure->height, format == ATS_EXPORT_FORMAT_PNG ? 144 : 0,
-                     &meta, draw_func, figure, error);
+  return ats_export (path, format, figure->width, figure->height,
+                     format == ATS_EXPORT_FORMAT_PNG ? 144 : 0, &meta, draw_func, figure, error);
 }
 
 GdkTexture *

@@ -5,7 +5,7 @@ char *
 ats_token_display (const char *piece, guint max_chars)
 {
   GString *s = g_string_new (NULL);
-  guint n = 0;
+  guint    n = 0;
 
   if (piece == NULL)
     return g_string_free (s, FALSE);
@@ -62,11 +62,11 @@ ats_snapshot_callout (GtkWidget   *widget,
                       double       height)
 {
   g_autoptr (PangoLayout) layout = gtk_widget_create_pango_layout (widget, text);
-  GdkRGBA bg = { 0.12f, 0.12f, 0.14f, 0.92f };
-  GdkRGBA fg = { 1.0f, 1.0f, 1.0f, 1.0f };
+  GdkRGBA     bg = { 0.12f, 0.12f, 0.14f, 0.92f };
+  GdkRGBA     fg = { 1.0f, 1.0f, 1.0f, 1.0f };
   const float pad = 6.0f;
-  int tw, th;
-  float bw, bh, bx, by;
+  int         tw, th;
+  float       bw, bh, bx, by;
 
   pango_layout_get_pixel_size (layout, &tw, &th);
   bw = tw + 2 * pad;
@@ -100,7 +100,7 @@ gboolean
 ats_widget_is_dark (GtkWidget *widget)
 {
   GtkStyleContext *context = gtk_widget_get_style_context (widget);
-  GdkRGBA fg;
+  GdkRGBA          fg;
 
   G_GNUC_BEGIN_IGNORE_DEPRECATIONS
   gtk_style_context_get_color (context, &fg);

@@ -6,48 +6,48 @@
 #include "ats-colorize.h"
 #include "ats-gui-util.h"
 
-#define PAD          8.0
-#define COLORBAR_W   84.0
-#define MIN_ZOOM_PX  0.02 /* pixels per cell */
-#define MAX_ZOOM_PX  256.0
-#define DRAG_SLOP    4.0
+#define PAD 8.0
+#define COLORBAR_W 84.0
+#define MIN_ZOOM_PX 0.02 /* pixels per cell */
+#define MAX_ZOOM_PX 256.0
+#define DRAG_SLOP 4.0
 
 struct _AtsHeatmapView
 {
-  GtkWidget      parent_instance;
+  GtkWidget parent_instance;
 
-  AtsMatrix     *matrix;
-  char         **labels;      /* [n_rows] or NULL */
-  AtsColormap    cmap;
-  AtsScaleKind   scale_kind;
-  double         vmin;        /* NaN: auto */
-  double         vmax;
-  gboolean       causal;
-  gboolean       crosshair;
-  char          *value_name;
-  char          *row_name;
-  char          *col_name;
-  AtsScale       scale;       /* resolved */
+  AtsMatrix   *matrix;
+  char       **labels; /* [n_rows] or NULL */
+  AtsColormap  cmap;
+  AtsScaleKind scale_kind;
+  double       vmin; /* NaN: auto */
+  double       vmax;
+  gboolean     causal;
+  gboolean     crosshair;
+  char        *value_name;
+  char        *row_name;
+  char        *col_name;
+  AtsScale     scale; /* resolved */
 
   /* view: cell (r, c) covers [ox + c * zoom, oy + r * zoom) */
-  double         zoom;
-  double         ox;
-  double         oy;
-  gboolean       fitted;
-  int            last_width;
-  int            last_height;
+  double   zoom;
+  double   ox;
+  double   oy;
+  gboolean fitted;
+  int      last_width;
+  int      last_height;
 
   /* pyramid of colour images, level k is 2^k cells per pixel block */
-  GPtrArray     *pyramid;     /* cairo_surface_t* */
-  GskRenderNode *map_node;    /* cached for the current view and size */
+  GPtrArray     *pyramid;  /* cairo_surface_t* */
+  GskRenderNode *map_node; /* cached for the current view and size */
   GskRenderNode *bar_node;
 
   /* pointer */
-  gboolean       hovering;
-  double         hover_x;
-  double         hover_y;
-  double         drag_ox;
-  double         drag_oy;
+  gboolean hovering;
+  double   hover_x;
+  double   hover_y;
+  double   drag_ox;
+  double   drag_oy;
 };
 
 G_DEFINE_FINAL_TYPE (AtsHeatmapView, ats_heatmap_view, GTK_TYPE_WIDGET)
@@ -71,7 +71,7 @@ enum
 };
 
 static GParamSpec *properties[N_PROPS];
-static guint signals[N_SIGNALS];
+static guint       signals[N_SIGNALS];
 
 static void
 drop_view_cache (AtsHeatmapView *self)
@@ -137,7 +137,7 @@ static double
 min_zoom (AtsHeatmapView *self)
 {
   graphene_rect_t area;
-  double fit;
+  double          fit;
 
   if (self->matrix == NULL || self->matrix->n_rows == 0 || self->matrix->n_cols == 0)
     return MIN_ZOOM_PX;
@@ -151,7 +151,7 @@ static void
 clamp_view (AtsHeatmapView *self)
 {
   graphene_rect_t area;
-  double mw, mh;
+  double          mw, mh;
 
   if (self->matrix == NULL)
     return;
@@ -179,8 +179,8 @@ ats_heatmap_view_fit (AtsHeatmapView *self)
     return;
 
   plot_area (self, &area);
-  self->zoom = MIN (area.size.width / self->matrix->n_cols,
-                    area.size.height / self->matrix->n_rows);
+  self->zoom =
+      MIN (area.size.width / self->matrix->n_cols, area.size.height / self->matrix->n_rows);
   self->zoom = CLAMP (self->zoom, MIN_ZOOM_PX, MAX_ZOOM_PX);
   /* whole pixels per cell when cells are large, so that every cell has the same size */
   if (self->zoom >= 2.0)
@@ -202,8 +202,7 @@ ats_heatmap_view_get_fitted (AtsHeatmapView *self)
 }
 
 gboolean
-ats_heatmap_view_pixel_to_cell (AtsHeatmapView *self, double x, double y, guint *row,
-                                guint *col)
+ats_heatmap_view_pixel_to_cell (AtsHeatmapView *self, double x, double y, guint *row, guint *col)
 {
   double c, r;
 
@@ -225,8 +224,7 @@ ats_heatmap_view_pixel_to_cell (AtsHeatmapView *self, double x, double y, guint 
 }
 
 gboolean
-ats_heatmap_view_cell_to_pixel (AtsHeatmapView *self, guint row, guint col, double *x,
-                                double *y)
+ats_heatmap_view_cell_to_pixel (AtsHeatmapView *self, guint row, guint col, double *x, double *y)
 {
   g_return_val_if_fail (ATS_IS_HEATMAP_VIEW (self), FALSE);
 
@@ -324,8 +322,8 @@ ats_heatmap_view_get_hover_cell (AtsHeatmapView *self, guint *row, guint *col)
 {
   g_return_val_if_fail (ATS_IS_HEATMAP_VIEW (self), FALSE);
 
-  return self->hovering
-         && ats_heatmap_view_pixel_to_cell (self, self->hover_x, self->hover_y, row, col);
+  return self->hovering &&
+         ats_heatmap_view_pixel_to_cell (self, self->hover_x, self->hover_y, row, col);
 }
 
 static char *
@@ -341,7 +339,7 @@ ats_heatmap_view_format_cell (AtsHeatmapView *self, guint row, guint col)
 {
   g_autofree char *rl = NULL;
   g_autofree char *cl = NULL;
-  float v;
+  float            v;
 
   g_return_val_if_fail (ATS_IS_HEATMAP_VIEW (self), NULL);
   g_return_val_if_fail (self->matrix != NULL, NULL);
@@ -352,8 +350,8 @@ ats_heatmap_view_format_cell (AtsHeatmapView *self, guint row, guint col)
   v = ats_matrix_get (self->matrix, row, col);
 
   if (self->causal && col > row)
-    return g_strdup_printf ("%s #%u “%s”\n%s #%u “%s”\nnot visible (causal mask)",
-                            self->row_name, row, rl, self->col_name, col, cl);
+    return g_strdup_printf ("%s #%u “%s”\n%s #%u “%s”\nnot visible (causal mask)", self->row_name,
+                            row, rl, self->col_name, col, cl);
 
   return g_strdup_printf ("%s #%u “%s”\n%s #%u “%s”\n%s %.4f", self->row_name, row, rl,
                           self->col_name, col, cl, self->value_name, v);
@@ -365,8 +363,8 @@ static void
 build_pyramid (AtsHeatmapView *self)
 {
   AtsHeatmap heatmap;
-  int w = self->matrix->n_cols;
-  int h = self->matrix->n_rows;
+  int        w = self->matrix->n_cols;
+  int        h = self->matrix->n_rows;
 
   init_heatmap (self, &heatmap);
   self->pyramid = g_ptr_array_new_with_free_func ((GDestroyNotify) cairo_surface_destroy);
@@ -386,11 +384,11 @@ static GskRenderNode *
 build_map_node (AtsHeatmapView *self, int width, int height)
 {
   g_autoptr (GtkSnapshot) snapshot = gtk_snapshot_new ();
-  graphene_rect_t area;
+  graphene_rect_t  area;
   cairo_surface_t *surface;
-  cairo_t *cr;
-  guint level = 0;
-  double x0, y0, x1, y1;
+  cairo_t         *cr;
+  guint            level = 0;
+  double           x0, y0, x1, y1;
 
   plot_area (self, &area);
 
@@ -424,8 +422,8 @@ static GskRenderNode *
 build_bar_node (AtsHeatmapView *self, int width, int height)
 {
   g_autoptr (GtkSnapshot) snapshot = gtk_snapshot_new ();
-  double bar_h = MIN (height - 2 * PAD - 24, 360.0);
-  double x = width - COLORBAR_W + 8;
+  double   bar_h = MIN (height - 2 * PAD - 24, 360.0);
+  double   x = width - COLORBAR_W + 8;
   cairo_t *cr;
 
   if (width <= 3 * COLORBAR_W || bar_h < 40)
@@ -440,8 +438,7 @@ build_bar_node (AtsHeatmapView *self, int width, int height)
       cairo_rectangle (cr, width - COLORBAR_W + 2, PAD, COLORBAR_W - 4, bar_h + 24);
       cairo_fill (cr);
     }
-  ats_colorbar_draw (cr, x, PAD + 12, 14, bar_h, self->cmap, &self->scale, self->value_name,
-                     10.0);
+  ats_colorbar_draw (cr, x, PAD + 12, 14, bar_h, self->cmap, &self->scale, self->value_name, 10.0);
   cairo_destroy (cr);
 
   return gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
@@ -451,12 +448,12 @@ static void
 snapshot_crosshair (AtsHeatmapView *self, GtkSnapshot *snapshot, guint row, guint col)
 {
   graphene_rect_t area;
-  GdkRGBA band = { 1.0f, 1.0f, 1.0f, 0.22f };
-  GdkRGBA outline = { 1.0f, 1.0f, 1.0f, 1.0f };
-  GdkRGBA outline_dark = { 0.0f, 0.0f, 0.0f, 1.0f };
-  double cx = self->ox + col * self->zoom;
-  double cy = self->oy + row * self->zoom;
-  double mx0, my0, mx1, my1;
+  GdkRGBA         band = { 1.0f, 1.0f, 1.0f, 0.22f };
+  GdkRGBA         outline = { 1.0f, 1.0f, 1.0f, 1.0f };
+  GdkRGBA         outline_dark = { 0.0f, 0.0f, 0.0f, 1.0f };
+  double          cx = self->ox + col * self->zoom;
+  double          cy = self->oy + row * self->zoom;
+  double          mx0, my0, mx1, my1;
 
   plot_area (self, &area);
   mx0 = MAX (area.origin.x, self->ox);
@@ -469,22 +466,18 @@ snapshot_crosshair (AtsHeatmapView *self, GtkSnapshot *snapshot, guint row, guin
     {
       double band_w = MAX (self->zoom, 1.0);
 
-      gtk_snapshot_append_color (snapshot, &band,
-                                 &GRAPHENE_RECT_INIT (mx0, cy, mx1 - mx0, band_w));
-      gtk_snapshot_append_color (snapshot, &band,
-                                 &GRAPHENE_RECT_INIT (cx, my0, band_w, my1 - my0));
+      gtk_snapshot_append_color (snapshot, &band, &GRAPHENE_RECT_INIT (mx0, cy, mx1 - mx0, band_w));
+      gtk_snapshot_append_color (snapshot, &band, &GRAPHENE_RECT_INIT (cx, my0, band_w, my1 - my0));
     }
   if (self->zoom >= 4.0)
     {
       GskRoundedRect rr;
-      float w1[4] = { 1, 1, 1, 1 };
-      GdkRGBA c1[4] = { outline_dark, outline_dark, outline_dark, outline_dark };
-      GdkRGBA c2[4] = { outline, outline, outline, outline };
+      float          w1[4] = { 1, 1, 1, 1 };
+      GdkRGBA        c1[4] = { outline_dark, outline_dark, outline_dark, outline_dark };
+      GdkRGBA        c2[4] = { outline, outline, outline, outline };
 
-      gsk_rounded_rect_init_from_rect (&rr,
-                                       &GRAPHENE_RECT_INIT (cx - 1, cy - 1, self->zoom + 2,
-                                                            self->zoom + 2),
-                                       0);
+      gsk_rounded_rect_init_from_rect (
+          &rr, &GRAPHENE_RECT_INIT (cx - 1, cy - 1, self->zoom + 2, self->zoom + 2), 0);
       gtk_snapshot_append_border (snapshot, &rr, w1, c1);
       gsk_rounded_rect_init_from_rect (&rr, &GRAPHENE_RECT_INIT (cx, cy, self->zoom, self->zoom),
                                        0);
@@ -497,9 +490,9 @@ static void
 ats_heatmap_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 {
   AtsHeatmapView *self = ATS_HEATMAP_VIEW (widget);
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
-  guint row, col;
+  int             width = gtk_widget_get_width (widget);
+  int             height = gtk_widget_get_height (widget);
+  guint           row, col;
 
   if (self->matrix == NULL || self->matrix->n_rows == 0 || width <= 0 || height <= 0)
     return;
@@ -574,8 +567,8 @@ on_leave (GtkEventControllerMotion *controller, AtsHeatmapView *self)
 static gboolean
 on_scroll (GtkEventControllerScroll *controller, double dx, double dy, AtsHeatmapView *self)
 {
-  GdkModifierType state
-    = gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (controller));
+  GdkModifierType state =
+      gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (controller));
   double x = self->hovering ? self->hover_x : gtk_widget_get_width (GTK_WIDGET (self)) / 2.0;
   double y = self->hovering ? self->hover_y : gtk_widget_get_height (GTK_WIDGET (self)) / 2.0;
 
@@ -609,7 +602,7 @@ static void
 on_drag_end (GtkGestureDrag *gesture, double dx, double dy, AtsHeatmapView *self)
 {
   double sx, sy;
-  guint row, col;
+  guint  row, col;
 
   if (hypot (dx, dy) >= DRAG_SLOP)
     return;
@@ -730,7 +723,7 @@ ats_heatmap_view_set_property (GObject      *object,
 static void
 ats_heatmap_view_class_init (AtsHeatmapViewClass *klass)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GObjectClass   *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = ats_heatmap_view_dispose;
@@ -742,39 +735,36 @@ ats_heatmap_view_class_init (AtsHeatmapViewClass *klass)
   widget_class->size_allocate = ats_heatmap_view_size_allocate;
   widget_class->measure = ats_heatmap_view_measure;
 
-  properties[PROP_COLORMAP] = g_param_spec_uint ("colormap", NULL, NULL, 0, ATS_COLORMAP_RDBU,
-                                                 ATS_COLORMAP_VIRIDIS,
-                                                 G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
-                                                   | G_PARAM_STATIC_STRINGS);
-  properties[PROP_SCALE_KIND] = g_param_spec_uint ("scale-kind", NULL, NULL, 0, ATS_SCALE_POWER,
-                                                   ATS_SCALE_LINEAR,
-                                                   G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
-                                                     | G_PARAM_STATIC_STRINGS);
-  properties[PROP_CROSSHAIR] = g_param_spec_boolean ("crosshair", NULL, NULL, TRUE,
-                                                     G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
-                                                       | G_PARAM_STATIC_STRINGS);
+  properties[PROP_COLORMAP] =
+      g_param_spec_uint ("colormap", NULL, NULL, 0, ATS_COLORMAP_RDBU, ATS_COLORMAP_VIRIDIS,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SCALE_KIND] =
+      g_param_spec_uint ("scale-kind", NULL, NULL, 0, ATS_SCALE_POWER, ATS_SCALE_LINEAR,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CROSSHAIR] =
+      g_param_spec_boolean ("crosshair", NULL, NULL, TRUE,
+                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_ZOOM] = g_param_spec_double ("zoom", NULL, NULL, 0, G_MAXDOUBLE, 1.0,
                                                G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* (row, col), -1 when the pointer is off the map */
-  signals[HOVER_CHANGED] = g_signal_new ("hover-changed", G_TYPE_FROM_CLASS (klass),
-                                         G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
-                                         G_TYPE_INT, G_TYPE_INT);
-  signals[CELL_ACTIVATED] = g_signal_new ("cell-activated", G_TYPE_FROM_CLASS (klass),
-                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-                                          2, G_TYPE_UINT, G_TYPE_UINT);
+  signals[HOVER_CHANGED] =
+      g_signal_new ("hover-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
+  signals[CELL_ACTIVATED] =
+      g_signal_new ("cell-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
   /* (d_layer, d_head) */
-  signals[NAVIGATE] = g_signal_new ("navigate", G_TYPE_FROM_CLASS (klass),
-                                    G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION, 0, NULL, NULL, NULL,
-                                    G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
+  signals[NAVIGATE] =
+      g_signal_new ("navigate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION, 0,
+                    NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
 
   gtk_widget_class_add_binding_signal (widget_class, GDK_KEY_Left, 0, "navigate", "(ii)", 0, -1);
   gtk_widget_class_add_binding_signal (widget_class, GDK_KEY_Right, 0, "navigate", "(ii)", 0, 1);
   gtk_widget_class_add_binding_signal (widget_class, GDK_KEY_Up, 0, "navigate", "(ii)", -1, 0);
   gtk_widget_class_add_binding_signal (widget_class, GDK_KEY_Down, 0, "navigate", "(ii)", 1, 0);
-  gtk_widget_class_add_binding_signal (widget_class, GDK_KEY_Page_Up, 0, "navigate", "(ii)", -1,
-                                       0);
+  gtk_widget_class_add_binding_signal (widget_class, GDK_KEY_Page_Up, 0, "navigate", "(ii)", -1, 0);
   gtk_widget_class_add_binding_signal (widget_class, GDK_KEY_Page_Down, 0, "navigate", "(ii)", 1,
                                        0);
   gtk_widget_class_add_binding (widget_class, GDK_KEY_plus, 0, zoom_in_cb, NULL);
@@ -791,7 +781,7 @@ static void
 ats_heatmap_view_init (AtsHeatmapView *self)
 {
   GtkEventController *motion, *scroll;
-  GtkGesture *drag, *click;
+  GtkGesture         *drag, *click;
 
   self->cmap = ATS_COLORMAP_VIRIDIS;
   self->scale_kind = ATS_SCALE_LINEAR;
@@ -844,8 +834,8 @@ ats_heatmap_view_set_matrix (AtsHeatmapView *self, AtsMatrix *matrix, const char
 
   g_return_if_fail (ATS_IS_HEATMAP_VIEW (self));
 
-  same_shape = matrix != NULL && self->matrix != NULL && matrix->n_rows == self->matrix->n_rows
-               && matrix->n_cols == self->matrix->n_cols;
+  same_shape = matrix != NULL && self->matrix != NULL && matrix->n_rows == self->matrix->n_rows &&
+               matrix->n_cols == self->matrix->n_cols;
 
   if (matrix != NULL)
     ats_matrix_ref (matrix);

@@ -10,8 +10,8 @@
 
 G_BEGIN_DECLS
 
-#define ATS_IO_PRIORITY_HEAD       0 /* the map the user is looking at */
-#define ATS_IO_PRIORITY_METRICS    1
+#define ATS_IO_PRIORITY_HEAD 0 /* the map the user is looking at */
+#define ATS_IO_PRIORITY_METRICS 1
 #define ATS_IO_PRIORITY_THUMBNAILS 2
 
 /* Runs @func for @task on the I/O thread (unless @task's cancellable is already cancelled,

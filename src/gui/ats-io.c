@@ -12,10 +12,10 @@ typedef struct
 } AtsIoJob;
 
 static GThreadPool *io_pool;
-static guint64 io_seq;
-static GMutex io_lock;
-static GCond io_cond;
-static guint io_pending;
+static guint64      io_seq;
+static GMutex       io_lock;
+static GCond        io_cond;
+static guint        io_pending;
 
 static int
 ats_io_job_compare (gconstpointer a, gconstpointer b, gpointer user_data)

@@ -51,7 +51,7 @@ ats_matrix_new_take (guint n_rows, guint n_cols, float *data)
 AtsMatrix *
 ats_matrix_new_zero (guint n_rows, guint n_cols)
 {
-  return ats_matrix_new_take (n_rows, n_cols, g_new0 (float, (gsize) n_rows * n_cols));
+  return ats_matrix_new_take (n_rows, n_cols, g_new0 (float, (gsize) n_rows *n_cols));
 }
 
 AtsMatrix *
@@ -94,7 +94,7 @@ ats_matrix_get (const AtsMatrix *self, guint row, guint col)
 AtsMatrix *
 ats_matrix_new_difference (const AtsMatrix *a, const AtsMatrix *b)
 {
-  gsize n;
+  gsize  n;
   float *out;
 
   g_return_val_if_fail (a != NULL && b != NULL, NULL);
@@ -113,7 +113,7 @@ ats_matrix_new_difference (const AtsMatrix *a, const AtsMatrix *b)
 AtsMatrix *
 ats_matrix_new_max_pooled (const AtsMatrix *self, guint max_size)
 {
-  guint rows, cols;
+  guint  rows, cols;
   float *out;
 
   g_return_val_if_fail (self != NULL, NULL);
@@ -121,7 +121,7 @@ ats_matrix_new_max_pooled (const AtsMatrix *self, guint max_size)
 
   rows = MIN (self->n_rows, max_size);
   cols = MIN (self->n_cols, max_size);
-  out = g_new (float, (gsize) rows * cols); /* [rows, cols] */
+  out = g_new (float, (gsize) rows *cols); /* [rows, cols] */
 
   for (guint r = 0; r < rows; r++)
     {

@@ -57,16 +57,16 @@ double
 ats_metrics_get_head (AtsMetrics *self, const char *name, guint layer, guint head)
 {
   const AtsDiagMetricInfo *info;
-  const AtsDiagResults *r;
-  gconstpointer values;
-  gsize n = 0;
+  const AtsDiagResults    *r;
+  gconstpointer            values;
+  gsize                    n = 0;
 
   g_return_val_if_fail (self != NULL, NAN);
 
   r = self->results;
   info = ats_diag_metric_lookup (name);
-  if (info == NULL || info->shape != ATS_DIAG_SHAPE_LAYER_HEAD || layer >= r->n_layers
-      || head >= r->n_heads)
+  if (info == NULL || info->shape != ATS_DIAG_SHAPE_LAYER_HEAD || layer >= r->n_layers ||
+      head >= r->n_heads)
     return NAN;
 
   values = ats_diag_results_get_metric (r, name, &n);
@@ -81,10 +81,10 @@ ats_metrics_get_head (AtsMetrics *self, const char *name, guint layer, guint hea
 guint
 ats_metrics_get_layer_series (AtsMetrics *self, const char *name, double *out, guint n_out)
 {
-  const AtsDiagResults *r;
+  const AtsDiagResults    *r;
   const AtsDiagMetricInfo *info;
-  gconstpointer values;
-  gsize n = 0;
+  gconstpointer            values;
+  gsize                    n = 0;
 
   g_return_val_if_fail (self != NULL, 0);
 
@@ -127,7 +127,7 @@ ats_metrics_get_layer_series (AtsMetrics *self, const char *name, double *out, g
       for (guint l = 0; l < L; l++)
         {
           double sum = 0;
-          guint seen = 0;
+          guint  seen = 0;
 
           for (guint h = 0; h < r->n_heads; h++)
             {
@@ -172,6 +172,6 @@ ats_metrics_is_sink (AtsMetrics *self, guint layer, guint head, guint key)
   if (layer >= r->n_layers || head >= r->n_heads || key >= r->n_tokens || r->sink_score == NULL)
     return FALSE;
 
-  return r->sink_score[((gsize) layer * r->n_heads + head) * r->n_tokens + key]
-         > r->params.sink_eps;
+  return r->sink_score[((gsize) layer * r->n_heads + head) * r->n_tokens + key] >
+         r->params.sink_eps;
 }

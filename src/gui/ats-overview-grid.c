@@ -4,36 +4,37 @@
 #include <math.h>
 
 #include "ats-colorize.h"
+#include "ats-diagnostics-view.h"
 #include "ats-gui-util.h"
 
-#define PAD        8.0
-#define LEFT_W     44.0
-#define TOP_H      24.0
+#define PAD 8.0
+#define LEFT_W 44.0
+#define TOP_H 24.0
 #define COLORBAR_W 84.0
 
 struct _AtsOverviewGrid
 {
-  GtkWidget        parent_instance;
+  GtkWidget parent_instance;
 
-  guint            n_layers;
-  guint            n_heads;
-  GPtrArray       *thumbs;      /* [L * H] AtsMatrix* or NULL */
-  GPtrArray       *thumb_imgs;  /* [L * H] cairo_surface_t* or NULL, built lazily */
-  AtsMetrics      *metrics;
-  char            *color_by;
-  AtsColormap      cmap;
+  guint       n_layers;
+  guint       n_heads;
+  GPtrArray  *thumbs;     /* [L * H] AtsMatrix* or NULL */
+  GPtrArray  *thumb_imgs; /* [L * H] cairo_surface_t* or NULL, built lazily */
+  AtsMetrics *metrics;
+  char       *color_by;
+  AtsColormap cmap;
 
-  guint            sel_layer;
-  guint            sel_head;
-  gboolean         has_selection;
+  guint    sel_layer;
+  guint    sel_head;
+  gboolean has_selection;
 
-  gboolean         hovering;
-  double           hover_x;
-  double           hover_y;
+  gboolean hovering;
+  double   hover_x;
+  double   hover_y;
 
-  GskRenderNode   *node;
-  int              node_width;
-  int              node_height;
+  GskRenderNode *node;
+  int            node_width;
+  int            node_height;
 };
 
 G_DEFINE_FINAL_TYPE (AtsOverviewGrid, ats_overview_grid, GTK_TYPE_WIDGET)
@@ -100,11 +101,14 @@ get_geometry (AtsOverviewGrid *self, Geometry *g)
 }
 
 gboolean
-ats_overview_grid_pixel_to_cell (AtsOverviewGrid *self, double x, double y, guint *layer,
-                                 guint *head)
+ats_overview_grid_pixel_to_cell (AtsOverviewGrid *self,
+                                 double           x,
+                                 double           y,
+                                 guint           *layer,
+                                 guint           *head)
 {
   Geometry g;
-  double c, r;
+  double   c, r;
 
   g_return_val_if_fail (ATS_IS_OVERVIEW_GRID (self), FALSE);
 
@@ -124,8 +128,11 @@ ats_overview_grid_pixel_to_cell (AtsOverviewGrid *self, double x, double y, guin
 }
 
 gboolean
-ats_overview_grid_cell_to_pixel (AtsOverviewGrid *self, guint layer, guint head, double *x,
-                                 double *y)
+ats_overview_grid_cell_to_pixel (AtsOverviewGrid *self,
+                                 guint            layer,
+                                 guint            head,
+                                 double          *x,
+                                 double          *y)
 {
   Geometry g;
 
@@ -145,12 +152,12 @@ static cairo_surface_t *
 thumb_image (AtsOverviewGrid *self, guint index)
 {
   cairo_surface_t *img = g_ptr_array_index (self->thumb_imgs, index);
-  AtsMatrix *thumb = g_ptr_array_index (self->thumbs, index);
+  AtsMatrix       *thumb = g_ptr_array_index (self->thumbs, index);
 
   if (img == NULL && thumb != NULL)
     {
       AtsHeatmap heatmap;
-      AtsScale scale;
+      AtsScale   scale;
 
       /* each head on its own range, so that weak heads still show their pattern */
       ats_colorize_init_heatmap (&heatmap, thumb, self->cmap, ATS_SCALE_LINEAR, NAN, NAN, TRUE);
@@ -163,8 +170,13 @@ thumb_image (AtsOverviewGrid *self, guint index)
 }
 
 static void
-append_text (AtsOverviewGrid *self, GtkSnapshot *snapshot, const char *text, double x, double y,
-             gboolean right_align, const GdkRGBA *color)
+append_text (AtsOverviewGrid *self,
+             GtkSnapshot     *snapshot,
+             const char      *text,
+             double           x,
+             double           y,
+             gboolean         right_align,
+             const GdkRGBA   *color)
 {
   g_autoptr (PangoLayout) layout = gtk_widget_create_pango_layout (GTK_WIDGET (self), text);
   int tw, th;
@@ -182,10 +194,10 @@ build_node (AtsOverviewGrid *self, int width, int height)
 {
   g_autoptr (GtkSnapshot) snapshot = gtk_snapshot_new ();
   GtkStyleContext *context = gtk_widget_get_style_context (GTK_WIDGET (self));
-  GdkRGBA fg;
-  AtsScale scale;
-  Geometry g;
-  guint label_step;
+  GdkRGBA          fg;
+  AtsScale         scale;
+  Geometry         g;
+  guint            label_step;
 
   if (!get_geometry (self, &g))
     return NULL;
@@ -202,7 +214,7 @@ build_node (AtsOverviewGrid *self, int width, int height)
       {
         graphene_rect_t rect = GRAPHENE_RECT_INIT (g.x0 + h * g.cell, g.y0 + l * g.cell,
                                                    g.cell - g.gap, g.cell - g.gap);
-        GdkRGBA color;
+        GdkRGBA         color;
 
         if (metric_mode (self))
           {
@@ -223,8 +235,8 @@ build_node (AtsOverviewGrid *self, int width, int height)
             else
               {
                 cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &rect);
-                int iw = cairo_image_surface_get_width (img);
-                int ih = cairo_image_surface_get_height (img);
+                int      iw = cairo_image_surface_get_width (img);
+                int      ih = cairo_image_surface_get_height (img);
 
                 cairo_translate (cr, rect.origin.x, rect.origin.y);
                 cairo_scale (cr, rect.size.width / iw, rect.size.height / ih);
@@ -242,23 +254,21 @@ build_node (AtsOverviewGrid *self, int width, int height)
     {
       g_autofree char *t = g_strdup_printf ("h%u", h);
 
-      append_text (self, snapshot, t, g.x0 + (h + 0.5) * g.cell - g.gap / 2, TOP_H / 2, FALSE,
-                   &fg);
+      append_text (self, snapshot, t, g.x0 + (h + 0.5) * g.cell - g.gap / 2, TOP_H / 2, FALSE, &fg);
     }
   label_step = (guint) ceil (16.0 / g.cell);
   for (guint l = 0; l < self->n_layers; l += MAX (1, label_step))
     {
       g_autofree char *t = g_strdup_printf ("L%u", l);
 
-      append_text (self, snapshot, t, g.x0 - 6, g.y0 + (l + 0.5) * g.cell - g.gap / 2, TRUE,
-                   &fg);
+      append_text (self, snapshot, t, g.x0 - 6, g.y0 + (l + 0.5) * g.cell - g.gap / 2, TRUE, &fg);
     }
 
   if (metric_mode (self))
     {
       const AtsDiagMetricInfo *info = ats_diag_metric_lookup (self->color_by);
-      double bar_h = MIN (height - TOP_H - PAD - 24, 300.0);
-      graphene_rect_t r = GRAPHENE_RECT_INIT (width - COLORBAR_W, 0, COLORBAR_W, height);
+      double                   bar_h = MIN (height - TOP_H - PAD - 24, 300.0);
+      graphene_rect_t          r = GRAPHENE_RECT_INIT (width - COLORBAR_W, 0, COLORBAR_W, height);
 
       if (bar_h > 40)
         {
@@ -270,8 +280,8 @@ build_node (AtsOverviewGrid *self, int width, int height)
               cairo_rectangle (cr, width - COLORBAR_W + 2, TOP_H - 4, COLORBAR_W - 4, bar_h + 24);
               cairo_fill (cr);
             }
-          ats_colorbar_draw (cr, width - COLORBAR_W + 8, TOP_H + 8, 14, bar_h, self->cmap,
-                             &scale, info != NULL ? info->label : self->color_by, 10.0);
+          ats_colorbar_draw (cr, width - COLORBAR_W + 8, TOP_H + 8, 14, bar_h, self->cmap, &scale,
+                             info != NULL ? ats_metric_title (info->name) : self->color_by, 10.0);
           cairo_destroy (cr);
         }
     }
@@ -282,9 +292,9 @@ build_node (AtsOverviewGrid *self, int width, int height)
 char *
 ats_overview_grid_format_cell (AtsOverviewGrid *self, guint layer, guint head)
 {
-  GString *s;
+  GString                 *s;
   const AtsDiagMetricInfo *metrics;
-  guint n_metrics = 0;
+  guint                    n_metrics = 0;
 
   g_return_val_if_fail (ATS_IS_OVERVIEW_GRID (self), NULL);
 
@@ -301,7 +311,7 @@ ats_overview_grid_format_cell (AtsOverviewGrid *self, guint layer, guint head)
       if (metrics[i].shape != ATS_DIAG_SHAPE_LAYER_HEAD)
         continue;
       v = ats_metrics_get_head (self->metrics, metrics[i].name, layer, head);
-      g_string_append_printf (s, "\n%s%s  %s", metrics[i].label, metrics[i].ours ? " (ours)" : "",
+      g_string_append_printf (s, "\n%s  %s", ats_metric_title (metrics[i].name),
                               isnan (v) ? "—" : "");
       if (!isnan (v))
         g_string_append_printf (s, "%.3f", v);
@@ -314,10 +324,10 @@ static void
 ats_overview_grid_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 {
   AtsOverviewGrid *self = ATS_OVERVIEW_GRID (widget);
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
-  Geometry g;
-  guint layer, head;
+  int              width = gtk_widget_get_width (widget);
+  int              height = gtk_widget_get_height (widget);
+  Geometry         g;
+  guint            layer, head;
 
   if (self->node == NULL || self->node_width != width || self->node_height != height)
     {
@@ -335,32 +345,32 @@ ats_overview_grid_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   if (self->has_selection)
     {
       GskRoundedRect rr;
-      float bw[4] = { 2, 2, 2, 2 };
-      GdkRGBA c = { 0.95f, 0.26f, 0.21f, 1.0f };
-      GdkRGBA cs[4] = { c, c, c, c };
+      float          bw[4] = { 2, 2, 2, 2 };
+      GdkRGBA        c = { 0.95f, 0.26f, 0.21f, 1.0f };
+      GdkRGBA        cs[4] = { c, c, c, c };
 
-      gsk_rounded_rect_init_from_rect (
-        &rr,
-        &GRAPHENE_RECT_INIT (g.x0 + self->sel_head * g.cell - 2, g.y0 + self->sel_layer * g.cell - 2,
-                             g.cell - g.gap + 4, g.cell - g.gap + 4),
-        2);
+      gsk_rounded_rect_init_from_rect (&rr,
+                                       &GRAPHENE_RECT_INIT (g.x0 + self->sel_head * g.cell - 2,
+                                                            g.y0 + self->sel_layer * g.cell - 2,
+                                                            g.cell - g.gap + 4, g.cell - g.gap + 4),
+                                       2);
       gtk_snapshot_append_border (snapshot, &rr, bw, cs);
     }
 
-  if (self->hovering
-      && ats_overview_grid_pixel_to_cell (self, self->hover_x, self->hover_y, &layer, &head))
+  if (self->hovering &&
+      ats_overview_grid_pixel_to_cell (self, self->hover_x, self->hover_y, &layer, &head))
     {
       g_autofree char *text = ats_overview_grid_format_cell (self, layer, head);
-      GskRoundedRect rr;
-      float bw[4] = { 1, 1, 1, 1 };
-      GdkRGBA c = { 1, 1, 1, 1 };
-      GdkRGBA cs[4] = { c, c, c, c };
+      GskRoundedRect   rr;
+      float            bw[4] = { 1, 1, 1, 1 };
+      GdkRGBA          c = { 1, 1, 1, 1 };
+      GdkRGBA          cs[4] = { c, c, c, c };
 
-      gsk_rounded_rect_init_from_rect (
-        &rr,
-        &GRAPHENE_RECT_INIT (g.x0 + head * g.cell - 1, g.y0 + layer * g.cell - 1,
-                             g.cell - g.gap + 2, g.cell - g.gap + 2),
-        1);
+      gsk_rounded_rect_init_from_rect (&rr,
+                                       &GRAPHENE_RECT_INIT (g.x0 + head * g.cell - 1,
+                                                            g.y0 + layer * g.cell - 1,
+                                                            g.cell - g.gap + 2, g.cell - g.gap + 2),
+                                       1);
       gtk_snapshot_append_border (snapshot, &rr, bw, cs);
       ats_snapshot_callout (widget, snapshot, text, self->hover_x, self->hover_y, width, height);
     }
@@ -441,16 +451,16 @@ ats_overview_grid_dispose (GObject *object)
 static void
 ats_overview_grid_class_init (AtsOverviewGridClass *klass)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GObjectClass   *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = ats_overview_grid_dispose;
   widget_class->snapshot = ats_overview_grid_snapshot;
   widget_class->measure = ats_overview_grid_measure;
 
-  signals[HEAD_ACTIVATED] = g_signal_new ("head-activated", G_TYPE_FROM_CLASS (klass),
-                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-                                          2, G_TYPE_UINT, G_TYPE_UINT);
+  signals[HEAD_ACTIVATED] =
+      g_signal_new ("head-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
 
   gtk_widget_class_set_css_name (widget_class, "overviewgrid");
 }
@@ -459,7 +469,7 @@ static void
 ats_overview_grid_init (AtsOverviewGrid *self)
 {
   GtkEventController *motion;
-  GtkGesture *click;
+  GtkGesture         *click;
 
   self->cmap = ATS_COLORMAP_VIRIDIS;
   self->thumbs = g_ptr_array_new_with_free_func (ats_matrix_unref0);
@@ -514,8 +524,10 @@ ats_overview_grid_get_n_heads (AtsOverviewGrid *self)
 }
 
 void
-ats_overview_grid_set_thumbnail (AtsOverviewGrid *self, guint layer, guint head,
-                                 AtsMatrix *thumbnail)
+ats_overview_grid_set_thumbnail (AtsOverviewGrid *self,
+                                 guint            layer,
+                                 guint            head,
+                                 AtsMatrix       *thumbnail)
 {
   guint index;
 

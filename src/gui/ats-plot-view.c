@@ -13,15 +13,15 @@ typedef struct
 
 struct _AtsPlotView
 {
-  GtkWidget      parent_instance;
+  GtkWidget parent_instance;
 
-  char          *metric;
-  char          *title;
-  char          *y_label;
-  char          *x_label;
-  double         y_min;
-  double         y_max;
-  GPtrArray     *series; /* Series* */
+  char      *metric;
+  char      *title;
+  char      *y_label;
+  char      *x_label;
+  double     y_min;
+  double     y_max;
+  GPtrArray *series; /* Series* */
 
   GskRenderNode *node;
   int            node_width;
@@ -71,8 +71,8 @@ static void
 ats_plot_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 {
   AtsPlotView *self = ATS_PLOT_VIEW (widget);
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
+  int          width = gtk_widget_get_width (widget);
+  int          height = gtk_widget_get_height (widget);
 
   if (width <= 0 || height <= 0)
     return;
@@ -145,7 +145,7 @@ ats_plot_view_finalize (GObject *object)
 static void
 ats_plot_view_class_init (AtsPlotViewClass *klass)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GObjectClass   *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = ats_plot_view_dispose;

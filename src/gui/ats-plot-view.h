@@ -19,17 +19,14 @@ const char *ats_plot_view_get_metric (AtsPlotView *self);
 const char *ats_plot_view_get_title (AtsPlotView *self);
 void        ats_plot_view_clear (AtsPlotView *self);
 /* @y [n], x = @x0 + i; NaN points are gaps. */
-void        ats_plot_view_add_series (AtsPlotView  *self,
-                                      const char   *name,
-                                      const double *y,
-                                      guint         n,
-                                      int           x0);
-guint       ats_plot_view_get_n_series (AtsPlotView *self);
+void
+ats_plot_view_add_series (AtsPlotView *self, const char *name, const double *y, guint n, int x0);
+guint ats_plot_view_get_n_series (AtsPlotView *self);
 /* The y values of series @series (NULL if out of range); @n receives the length. */
 const double *ats_plot_view_get_series (AtsPlotView *self, guint series, guint *n);
-void        ats_plot_view_set_x_label (AtsPlotView *self, const char *label);
-void        ats_plot_view_set_y_range (AtsPlotView *self, double y_min, double y_max);
+void          ats_plot_view_set_x_label (AtsPlotView *self, const char *label);
+void          ats_plot_view_set_y_range (AtsPlotView *self, double y_min, double y_max);
 /* A new AtsPlot with this view's content (for export). */
-AtsPlot    *ats_plot_view_build_plot (AtsPlotView *self);
+AtsPlot *ats_plot_view_build_plot (AtsPlotView *self);
 
 G_END_DECLS

@@ -7,27 +7,27 @@
 
 #define CHIP_PAD_X 6.0
 #define CHIP_PAD_Y 4.0
-#define CHIP_GAP   4.0
-#define LINE_GAP   10.0
-#define MARGIN     12.0
+#define CHIP_GAP 4.0
+#define LINE_GAP 10.0
+#define MARGIN 12.0
 
 struct _AtsTokenView
 {
-  GtkWidget    parent_instance;
+  GtkWidget parent_instance;
 
-  char       **pieces;     /* [T] */
-  char       **display;    /* [T] visible text */
-  AtsMatrix   *matrix;     /* [T, T] */
-  gboolean    *sinks;      /* [T] */
+  char       **pieces;  /* [T] */
+  char       **display; /* [T] visible text */
+  AtsMatrix   *matrix;  /* [T, T] */
+  gboolean    *sinks;   /* [T] */
   guint        n_sinks;
   AtsTokenMode mode;
   int          selected;
   int          hover;
 
   /* layout cache */
-  int          layout_width;
-  GArray      *rects;      /* graphene_rect_t [T] */
-  double       layout_height;
+  int     layout_width;
+  GArray *rects; /* graphene_rect_t [T] */
+  double  layout_height;
 };
 
 G_DEFINE_FINAL_TYPE (AtsTokenView, ats_token_view, GTK_TYPE_WIDGET)
@@ -47,7 +47,7 @@ enum
 };
 
 static GParamSpec *properties[N_PROPS];
-static guint signals[N_SIGNALS];
+static guint       signals[N_SIGNALS];
 
 static guint
 n_tokens (AtsTokenView *self)
@@ -78,8 +78,8 @@ ensure_layout (AtsTokenView *self, int width)
   for (guint i = 0; i < n_tokens (self); i++)
     {
       graphene_rect_t r;
-      int tw, th;
-      double cw, ch;
+      int             tw, th;
+      double          cw, ch;
 
       pango_layout_set_text (layout, self->display[i], -1);
       pango_layout_get_pixel_size (layout, &tw, &th);
@@ -133,8 +133,8 @@ ats_token_view_get_weight (AtsTokenView *self, guint token)
   g_return_val_if_fail (ATS_IS_TOKEN_VIEW (self), NAN);
 
   T = n_tokens (self);
-  if (self->matrix == NULL || self->selected < 0 || token >= T
-      || self->matrix->n_rows != T || self->matrix->n_cols != T)
+  if (self->matrix == NULL || self->selected < 0 || token >= T || self->matrix->n_rows != T ||
+      self->matrix->n_cols != T)
     return NAN;
 
   if (self->mode == ATS_TOKEN_MODE_QUERY)
@@ -177,12 +177,12 @@ ats_token_view_is_sink (AtsTokenView *self, guint token)
 static void
 ats_token_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 {
-  AtsTokenView *self = ATS_TOKEN_VIEW (widget);
+  AtsTokenView    *self = ATS_TOKEN_VIEW (widget);
   GtkStyleContext *context = gtk_widget_get_style_context (widget);
   g_autoptr (PangoLayout) layout = gtk_widget_create_pango_layout (widget, NULL);
   gboolean dark = ats_widget_is_dark (widget);
-  GdkRGBA fg, white = { 1, 1, 1, 1 }, chip, tint, sel, sink;
-  double best = 0;
+  GdkRGBA  fg, white = { 1, 1, 1, 1 }, chip, tint, sel, sink;
+  double   best = 0;
 
   G_GNUC_BEGIN_IGNORE_DEPRECATIONS
   gtk_style_context_get_color (context, &fg);
@@ -198,16 +198,16 @@ ats_token_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
         best = w;
     }
 
-  chip = (GdkRGBA) { fg.red, fg.green, fg.blue, dark ? 0.10f : 0.07f };
+  chip = (GdkRGBA){ fg.red, fg.green, fg.blue, dark ? 0.10f : 0.07f };
   ats_rgba_from_rgb (&sel, 0x1c71d8, 1.0f);
   ats_rgba_from_rgb (&sink, 0xc01c28, 1.0f);
 
   for (guint i = 0; i < self->rects->len; i++)
     {
       const graphene_rect_t *r = &g_array_index (self->rects, graphene_rect_t, i);
-      double w = ats_token_view_get_weight (self, i);
-      double t = (!isnan (w) && best > 0) ? CLAMP (w / best, 0.0, 1.0) : 0.0;
-      const GdkRGBA *text_color = &fg;
+      double                 w = ats_token_view_get_weight (self, i);
+      double                 t = (!isnan (w) && best > 0) ? CLAMP (w / best, 0.0, 1.0) : 0.0;
+      const GdkRGBA         *text_color = &fg;
 
       ats_snapshot_rounded_rect (snapshot, r, 5.0f, &chip);
       if (t > 0)
@@ -220,10 +220,10 @@ ats_token_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
       if ((int) i == self->selected || (int) i == self->hover)
         {
           GskRoundedRect rr;
-          float bw = (int) i == self->selected ? 2.0f : 1.0f;
-          float bws[4] = { bw, bw, bw, bw };
-          GdkRGBA c = (int) i == self->selected ? sel : fg;
-          GdkRGBA cs[4] = { c, c, c, c };
+          float          bw = (int) i == self->selected ? 2.0f : 1.0f;
+          float          bws[4] = { bw, bw, bw, bw };
+          GdkRGBA        c = (int) i == self->selected ? sel : fg;
+          GdkRGBA        cs[4] = { c, c, c, c };
 
           gsk_rounded_rect_init_from_rect (&rr, r, 5.0f);
           gtk_snapshot_append_border (snapshot, &rr, bws, cs);
@@ -235,16 +235,16 @@ ats_token_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
                                      &GRAPHENE_RECT_INIT (r->origin.x + 2,
                                                           r->origin.y + r->size.height + 1,
                                                           r->size.width - 4, 3));
-          ats_snapshot_rounded_rect (snapshot,
-                                     &GRAPHENE_RECT_INIT (r->origin.x + r->size.width - 7,
-                                                          r->origin.y + 2, 5, 5),
-                                     2.5f, &sink);
+          ats_snapshot_rounded_rect (
+              snapshot,
+              &GRAPHENE_RECT_INIT (r->origin.x + r->size.width - 7, r->origin.y + 2, 5, 5), 2.5f,
+              &sink);
         }
 
       pango_layout_set_text (layout, self->display[i], -1);
       gtk_snapshot_save (snapshot);
-      gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (r->origin.x + CHIP_PAD_X,
-                                                              r->origin.y + CHIP_PAD_Y));
+      gtk_snapshot_translate (
+          snapshot, &GRAPHENE_POINT_INIT (r->origin.x + CHIP_PAD_X, r->origin.y + CHIP_PAD_Y));
       gtk_snapshot_append_layout (snapshot, layout, text_color);
       gtk_snapshot_restore (snapshot);
     }
@@ -252,16 +252,15 @@ ats_token_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   if (self->hover >= 0 && (guint) self->hover < self->rects->len)
     {
       const graphene_rect_t *r = &g_array_index (self->rects, graphene_rect_t, self->hover);
-      double w = ats_token_view_get_weight (self, self->hover);
-      g_autofree char *text = NULL;
+      double                 w = ats_token_view_get_weight (self, self->hover);
+      g_autofree char       *text = NULL;
 
       if (isnan (w))
         text = g_strdup_printf ("#%d “%s”%s", self->hover, self->display[self->hover],
                                 ats_token_view_is_sink (self, self->hover) ? "\nsink token" : "");
       else
         text = g_strdup_printf ("#%d “%s”\n%s %.4f%s", self->hover, self->display[self->hover],
-                                self->mode == ATS_TOKEN_MODE_QUERY ? "receives" : "gives",
-                                w,
+                                self->mode == ATS_TOKEN_MODE_QUERY ? "receives" : "gives", w,
                                 ats_token_view_is_sink (self, self->hover) ? "\nsink token" : "");
       ats_snapshot_callout (widget, snapshot, text, r->origin.x, r->origin.y + r->size.height,
                             gtk_widget_get_width (widget), gtk_widget_get_height (widget));
@@ -366,10 +365,7 @@ ats_token_view_get_property (GObject *object, guint prop_id, GValue *value, GPar
 }
 
 static void
-ats_token_view_set_property (GObject      *object,
-                             guint         prop_id,
-                             const GValue *value,
-                             GParamSpec   *pspec)
+ats_token_view_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   AtsTokenView *self = ATS_TOKEN_VIEW (object);
 
@@ -389,7 +385,7 @@ ats_token_view_set_property (GObject      *object,
 static void
 ats_token_view_class_init (AtsTokenViewClass *klass)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GObjectClass   *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = ats_token_view_dispose;
@@ -400,18 +396,17 @@ ats_token_view_class_init (AtsTokenViewClass *klass)
   widget_class->get_request_mode = ats_token_view_get_request_mode;
   widget_class->size_allocate = ats_token_view_size_allocate;
 
-  properties[PROP_MODE] = g_param_spec_uint ("mode", NULL, NULL, 0, ATS_TOKEN_MODE_KEY,
-                                             ATS_TOKEN_MODE_QUERY,
-                                             G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
-                                               | G_PARAM_STATIC_STRINGS);
-  properties[PROP_SELECTED] = g_param_spec_int ("selected", NULL, NULL, -1, G_MAXINT, -1,
-                                                G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
-                                                  | G_PARAM_STATIC_STRINGS);
+  properties[PROP_MODE] =
+      g_param_spec_uint ("mode", NULL, NULL, 0, ATS_TOKEN_MODE_KEY, ATS_TOKEN_MODE_QUERY,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SELECTED] =
+      g_param_spec_int ("selected", NULL, NULL, -1, G_MAXINT, -1,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
-  signals[TOKEN_SELECTED] = g_signal_new ("token-selected", G_TYPE_FROM_CLASS (klass),
-                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-                                          1, G_TYPE_INT);
+  signals[TOKEN_SELECTED] =
+      g_signal_new ("token-selected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, G_TYPE_INT);
 
   gtk_widget_class_set_css_name (widget_class, "tokenview");
 }
@@ -419,7 +414,7 @@ ats_token_view_class_init (AtsTokenViewClass *klass)
 static void
 ats_token_view_init (AtsTokenView *self)
 {
-  GtkGesture *click;
+  GtkGesture         *click;
   GtkEventController *motion;
 
   self->selected = -1;

@@ -23,25 +23,24 @@ typedef enum
   ATS_TOKEN_MODE_KEY,   /* the selected token's column: who attends to it */
 } AtsTokenMode;
 
-GtkWidget   *ats_token_view_new (void);
-void         ats_token_view_set_tokens (AtsTokenView *self, const char *const *pieces);
-guint        ats_token_view_get_n_tokens (AtsTokenView *self);
+GtkWidget *ats_token_view_new (void);
+void       ats_token_view_set_tokens (AtsTokenView *self, const char *const *pieces);
+guint      ats_token_view_get_n_tokens (AtsTokenView *self);
 /* The head's map [T, T] (NULL: no tint). */
-void         ats_token_view_set_matrix (AtsTokenView *self, AtsMatrix *matrix);
+void ats_token_view_set_matrix (AtsTokenView *self, AtsMatrix *matrix);
 /* [T] booleans, or NULL. */
 void         ats_token_view_set_sinks (AtsTokenView *self, const gboolean *sinks, guint n);
 gboolean     ats_token_view_is_sink (AtsTokenView *self, guint token);
 void         ats_token_view_set_mode (AtsTokenView *self, AtsTokenMode mode);
 AtsTokenMode ats_token_view_get_mode (AtsTokenView *self);
 /* -1: none */
-void         ats_token_view_set_selected (AtsTokenView *self, int token);
-int          ats_token_view_get_selected (AtsTokenView *self);
+void ats_token_view_set_selected (AtsTokenView *self, int token);
+int  ats_token_view_get_selected (AtsTokenView *self);
 /* The weight that tints @token (NaN when nothing is selected or it is not visible). */
-double       ats_token_view_get_weight (AtsTokenView *self, guint token);
+double ats_token_view_get_weight (AtsTokenView *self, guint token);
 /* The tint in [0, 1] of @token. */
-double       ats_token_view_get_intensity (AtsTokenView *self, guint token);
-int          ats_token_view_pixel_to_token (AtsTokenView *self, double x, double y);
-gboolean     ats_token_view_get_token_rect (AtsTokenView *self, guint token,
-                                            graphene_rect_t *rect);
+double   ats_token_view_get_intensity (AtsTokenView *self, guint token);
+int      ats_token_view_pixel_to_token (AtsTokenView *self, double x, double y);
+gboolean ats_token_view_get_token_rect (AtsTokenView *self, guint token, graphene_rect_t *rect);
 
 G_END_DECLS

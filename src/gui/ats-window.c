@@ -6,7 +6,7 @@
 #include "ats-capture-job.h"
 #include "ats-plot-view.h"
 
-#define THUMB_SIZE      48
+#define THUMB_SIZE 48
 #define EXPORT_MAP_SIZE 512
 
 struct _AtsWindow
@@ -41,33 +41,33 @@ struct _AtsWindow
   GMenu              *open_menu;
 
   /* the capture */
-  AtsDocument        *document;
-  guint               run;
-  guint               generation; /* bumped when the document or run changes */
-  guint               layer;
-  guint               head;
-  AtsMatrix          *head_matrix;
-  AtsMetrics         *metrics;
-  GCancellable       *run_cancellable;
-  GCancellable       *head_cancellable;
+  AtsDocument  *document;
+  guint         run;
+  guint         generation; /* bumped when the document or run changes */
+  guint         layer;
+  guint         head;
+  AtsMatrix    *head_matrix;
+  AtsMetrics   *metrics;
+  GCancellable *run_cancellable;
+  GCancellable *head_cancellable;
 
   /* the second capture */
-  AtsDocument        *compare_doc;
-  AtsMetrics         *compare_metrics;
-  AtsMatrix          *compare_matrix;
-  GCancellable       *compare_cancellable;
+  AtsDocument  *compare_doc;
+  AtsMetrics   *compare_metrics;
+  AtsMatrix    *compare_matrix;
+  GCancellable *compare_cancellable;
 
   /* a model folder */
-  AtsCaptureJob      *job;
-  GCancellable       *capture_cancellable;
-  GBinding           *progress_binding;
+  AtsCaptureJob *job;
+  GCancellable  *capture_cancellable;
+  GBinding      *progress_binding;
 
-  guint               pending;
-  GtkWidget          *error_dialog;
-  char               *last_error;
-  GPtrArray          *color_by_metrics; /* [n] metric names, entry 0 NULL = thumbnails */
-  GMenu              *recent_section;
-  gboolean            updating;
+  guint      pending;
+  GtkWidget *error_dialog;
+  char      *last_error;
+  GPtrArray *color_by_metrics; /* [n] metric names, entry 0 NULL = thumbnails */
+  GMenu     *recent_section;
+  gboolean   updating;
 };
 
 G_DEFINE_FINAL_TYPE (AtsWindow, ats_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -114,9 +114,14 @@ set_status (AtsWindow *self, const char *text)
 static void
 on_error_dialog_response (GtkDialog *dialog, int response, AtsWindow *self)
 {
-  if (self->error_dialog == GTK_WIDGET (dialog))
-    self->error_dialog = NULL;
   gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
+static void
+on_error_dialog_destroy (GtkWidget *dialog, AtsWindow *self)
+{
+  if (self->error_dialog == dialog)
+    self->error_dialog = NULL;
 }
 
 void
@@ -133,12 +138,14 @@ ats_window_show_error (AtsWindow *self, const char *title, const GError *error)
   if (self->error_dialog != NULL)
     gtk_window_destroy (GTK_WINDOW (self->error_dialog));
 
-  dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
-                                   GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE, "%s", title);
+  dialog =
+      gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                              GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE, "%s", title);
   if (error != NULL)
     gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", error->message);
   gtk_widget_add_css_class (dialog, "error-dialog");
   g_signal_connect (dialog, "response", G_CALLBACK (on_error_dialog_response), self);
+  g_signal_connect (dialog, "destroy", G_CALLBACK (on_error_dialog_destroy), self);
   self->error_dialog = dialog;
   gtk_window_present (GTK_WINDOW (dialog));
 }
@@ -171,8 +178,9 @@ add_recent (const char *path)
 static char *
 run_title (const AtsCaptureRun *run)
 {
-  g_autofree char *prompt = g_utf8_substring (run->prompt != NULL ? run->prompt : "", 0,
-                                              MIN (40, g_utf8_strlen (run->prompt ? run->prompt : "", -1)));
+  g_autofree char *prompt =
+      g_utf8_substring (run->prompt != NULL ? run->prompt : "", 0,
+                        MIN (40, g_utf8_strlen (run->prompt ? run->prompt : "", -1)));
 
   return g_strdup_printf ("Run %u · %u tokens%s · %s%s", run->index, run->n_tokens,
                           run->complete ? "" : " (incomplete)", prompt,
@@ -183,7 +191,7 @@ static char *
 provenance (AtsWindow *self)
 {
   const AtsCaptureModelInfo *info = ats_document_get_model_info (self->document);
-  g_autofree char *name = ats_document_dup_display_name (self->document);
+  g_autofree char           *name = ats_document_dup_display_name (self->document);
 
   return g_strdup_printf ("%s · run %u · %s, %s attention, %u layers x %u heads", name, self->run,
                           info->architecture ? info->architecture : "model",
@@ -231,7 +239,7 @@ static void
 update_compare_maps (AtsWindow *self)
 {
   const AtsCaptureRun *run;
-  g_autofree char *title = NULL;
+  g_autofree char     *title = NULL;
 
   if (self->document == NULL || self->compare_doc == NULL)
     return;
@@ -274,15 +282,15 @@ head_request_free (HeadRequest *req)
 static gboolean
 head_request_current (HeadRequest *req)
 {
-  return req->generation == req->self->generation && req->layer == req->self->layer
-         && req->head == req->self->head;
+  return req->generation == req->self->generation && req->layer == req->self->layer &&
+         req->head == req->self->head;
 }
 
 static void
 on_head_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   HeadRequest *req = user_data;
-  AtsWindow *self = req->self;
+  AtsWindow   *self = req->self;
   g_autoptr (GError) error = NULL;
   g_autoptr (AtsMatrix) matrix = NULL;
 
@@ -315,7 +323,7 @@ static void
 on_compare_head_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   HeadRequest *req = user_data;
-  AtsWindow *self = req->self;
+  AtsWindow   *self = req->self;
   g_autoptr (GError) error = NULL;
   g_autoptr (AtsMatrix) matrix = NULL;
 
@@ -461,7 +469,7 @@ static void
 on_thumbnails_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   RunRequest *req = user_data;
-  AtsWindow *self = req->self;
+  AtsWindow  *self = req->self;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) thumbs = NULL;
 
@@ -496,7 +504,7 @@ static void
 on_metrics_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   RunRequest *req = user_data;
-  AtsWindow *self = req->self;
+  AtsWindow  *self = req->self;
   g_autoptr (GError) error = NULL;
   AtsDiagResults *results;
 
@@ -523,13 +531,13 @@ static void
 on_compare_metrics_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   RunRequest *req = user_data;
-  AtsWindow *self = req->self;
+  AtsWindow  *self = req->self;
   g_autoptr (GError) error = NULL;
   AtsDiagResults *results;
 
   results = ats_document_load_metrics_finish (ATS_DOCUMENT (source), result, &error);
-  if (req->generation == self->generation && ATS_DOCUMENT (source) == self->compare_doc
-      && results != NULL)
+  if (req->generation == self->generation && ATS_DOCUMENT (source) == self->compare_doc &&
+      results != NULL)
     {
       g_clear_pointer (&self->compare_metrics, ats_metrics_unref);
       self->compare_metrics = ats_metrics_new_take (results);
@@ -559,7 +567,7 @@ void
 ats_window_select_run (AtsWindow *self, guint run)
 {
   const AtsCaptureRun *r;
-  guint L, H;
+  guint                L, H;
 
   g_return_if_fail (ATS_IS_WINDOW (self));
 
@@ -589,9 +597,8 @@ ats_window_select_run (AtsWindow *self, guint run)
   ats_document_load_metrics_async (self->document, run, NULL, self->run_cancellable,
                                    on_metrics_loaded, run_request_new (self, 0));
   for (guint l = 0; l < L && r->has_attention; l++)
-    ats_document_load_thumbnails_async (self->document, run, l, THUMB_SIZE,
-                                        self->run_cancellable, on_thumbnails_loaded,
-                                        run_request_new (self, l));
+    ats_document_load_thumbnails_async (self->document, run, l, THUMB_SIZE, self->run_cancellable,
+                                        on_thumbnails_loaded, run_request_new (self, l));
   load_compare_metrics (self);
 
   ats_window_select_head (self, self->layer, self->head);
@@ -611,9 +618,9 @@ static void
 set_document (AtsWindow *self, AtsDocument *document)
 {
   g_autoptr (GtkStringList) runs = gtk_string_list_new (NULL);
-  g_autofree char *name = ats_document_dup_display_name (document);
+  g_autofree char           *name = ats_document_dup_display_name (document);
   const AtsCaptureModelInfo *info = ats_document_get_model_info (document);
-  g_autofree char *subtitle = NULL;
+  g_autofree char           *subtitle = NULL;
 
   g_set_object (&self->document, document);
   self->generation++;
@@ -686,7 +693,7 @@ static void
 on_document_opened (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   OpenRequest *req = user_data;
-  AtsWindow *self = req->self;
+  AtsWindow   *self = req->self;
   g_autoptr (GError) error = NULL;
   g_autoptr (AtsDocument) document = NULL;
 
@@ -702,8 +709,8 @@ on_document_opened (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else if (req->compare)
     {
-      g_autofree char *name_a = ats_document_dup_display_name (self->document);
-      g_autofree char *name_b = ats_document_dup_display_name (document);
+      g_autofree char           *name_a = ats_document_dup_display_name (self->document);
+      g_autofree char           *name_b = ats_document_dup_display_name (document);
       const AtsCaptureModelInfo *a = ats_document_get_model_info (self->document);
       const AtsCaptureModelInfo *b = ats_document_get_model_info (document);
 
@@ -716,8 +723,7 @@ on_document_opened (GObject *source, GAsyncResult *result, gpointer user_data)
           mismatch = g_error_new (ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_FORMAT,
                                   "%s has %u layers x %u heads, %s has %u x %u: compare captures "
                                   "of models with the same shape",
-                                  name_a, a->n_layers, a->n_heads, name_b, b->n_layers,
-                                  b->n_heads);
+                                  name_a, a->n_layers, a->n_heads, name_b, b->n_layers, b->n_heads);
           ats_window_show_error (self, title, mismatch);
         }
       else
@@ -744,7 +750,7 @@ on_document_opened (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 open_document (AtsWindow *self, const char *path, gboolean compare)
 {
-  OpenRequest *req = g_new0 (OpenRequest, 1);
+  OpenRequest     *req = g_new0 (OpenRequest, 1);
   g_autofree char *name = g_filename_display_basename (path);
   g_autofree char *text = g_strdup_printf ("Opening %s…", name);
 
@@ -775,7 +781,7 @@ static void
 on_model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   OpenRequest *req = user_data;
-  AtsWindow *self = req->self;
+  AtsWindow   *self = req->self;
   g_autoptr (GError) error = NULL;
   g_autoptr (AtsCaptureJob) job = NULL;
 
@@ -791,9 +797,9 @@ on_model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else
     {
-      g_autofree char *name = ats_capture_job_dup_display_name (job);
+      g_autofree char      *name = ats_capture_job_dup_display_name (job);
       const AtsModelConfig *c = ats_model_get_config (ats_capture_job_get_model (job));
-      g_autofree char *label = g_strdup_printf ("%s · %u×%u", name, c->n_layers, c->n_heads);
+      g_autofree char      *label = g_strdup_printf ("%s · %u×%u", name, c->n_layers, c->n_heads);
       g_autofree char *hint = g_strdup_printf ("Model “%s” is loaded. Type a prompt above and "
                                                "press Run to capture its attention.",
                                                name);
@@ -822,7 +828,7 @@ on_model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 open_model (AtsWindow *self, const char *path)
 {
-  OpenRequest *req = g_new0 (OpenRequest, 1);
+  OpenRequest     *req = g_new0 (OpenRequest, 1);
   g_autofree char *name = g_filename_display_basename (path);
   g_autofree char *text = g_strdup_printf ("Loading model %s…", name);
 
@@ -1039,8 +1045,8 @@ on_export_maps_loaded (GObject *source, GAsyncResult *result, gpointer user_data
   AtsWindow *self = g_task_get_source_object (task);
   g_autoptr (GPtrArray) maps = NULL;
   g_autofree char *footer = NULL;
-  GError *error = NULL;
-  AtsFigure *figure;
+  GError          *error = NULL;
+  AtsFigure       *figure;
 
   maps = ats_document_load_maps_finish (ATS_DOCUMENT (source), result, &error);
   if (maps == NULL)
@@ -1050,10 +1056,9 @@ on_export_maps_loaded (GObject *source, GAsyncResult *result, gpointer user_data
     }
 
   footer = provenance (self);
-  figure = ats_figure_new_grid (maps, ats_document_get_n_layers (self->document),
-                                ats_document_get_n_heads (self->document),
-                                ats_heatmap_view_get_colormap (self->heatmap_view),
-                                "Attention maps, layers x heads", footer);
+  figure = ats_figure_new_grid (
+      maps, ats_document_get_n_layers (self->document), ats_document_get_n_heads (self->document),
+      ats_heatmap_view_get_colormap (self->heatmap_view), "Attention maps, layers x heads", footer);
   ats_figure_set_description (figure, footer);
   ats_figure_set_basename (figure, "overview");
   g_task_return_pointer (task, figure, (GDestroyNotify) ats_figure_free);
@@ -1067,8 +1072,8 @@ ats_window_build_figure_async (AtsWindow          *self,
 {
   g_autoptr (GTask) task = NULL;
   g_autofree char *footer = NULL;
-  const char *view;
-  AtsFigure *figure = NULL;
+  const char      *view;
+  AtsFigure       *figure = NULL;
 
   g_return_if_fail (ATS_IS_WINDOW (self));
 
@@ -1107,13 +1112,14 @@ ats_window_build_figure_async (AtsWindow          *self,
           return;
         }
     }
-  else if (g_strcmp0 (view, "diagnostics") == 0 || (g_strcmp0 (view, "compare") == 0
-                                                    && ats_compare_view_get_difference (self->compare_view) == NULL
-                                                    && self->compare_metrics != NULL))
+  else if (g_strcmp0 (view, "diagnostics") == 0 ||
+           (g_strcmp0 (view, "compare") == 0 &&
+            ats_compare_view_get_difference (self->compare_view) == NULL &&
+            self->compare_metrics != NULL))
     {
       GtkFlowBox *box = g_strcmp0 (view, "diagnostics") == 0
-                          ? ats_diagnostics_view_get_plots (self->diagnostics_view)
-                          : ats_compare_view_get_plots (self->compare_view);
+                            ? ats_diagnostics_view_get_plots (self->diagnostics_view)
+                            : ats_compare_view_get_plots (self->compare_view);
       g_autoptr (GPtrArray) plots = g_ptr_array_new_with_free_func ((GDestroyNotify) ats_plot_free);
 
       for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (box)); child != NULL;
@@ -1135,10 +1141,10 @@ ats_window_build_figure_async (AtsWindow          *self,
     }
   else if (g_strcmp0 (view, "compare") == 0)
     {
-      AtsMatrix *diff = ats_compare_view_get_difference (self->compare_view);
+      AtsMatrix           *diff = ats_compare_view_get_difference (self->compare_view);
       const AtsCaptureRun *run = ats_document_get_run (self->document, self->run);
-      g_autofree char *title = NULL;
-      g_autofree char *base = NULL;
+      g_autofree char     *title = NULL;
+      g_autofree char     *base = NULL;
 
       if (diff == NULL)
         {
@@ -1148,16 +1154,15 @@ ats_window_build_figure_async (AtsWindow          *self,
         }
       title = g_strdup_printf ("Difference A − B, layer %u, head %u", self->layer, self->head);
       base = g_strdup_printf ("difference-layer%u-head%u", self->layer, self->head);
-      figure = ats_figure_new_heatmap (diff, (const char *const *) run->pieces,
-                                       ATS_COLORMAP_RDBU, ATS_SCALE_LINEAR, NAN, NAN, title,
-                                       "A − B", footer);
+      figure = ats_figure_new_heatmap (diff, (const char *const *) run->pieces, ATS_COLORMAP_RDBU,
+                                       ATS_SCALE_LINEAR, NAN, NAN, title, "A − B", footer);
       ats_figure_set_basename (figure, base);
     }
   else
     {
       const AtsCaptureRun *run = ats_document_get_run (self->document, self->run);
-      g_autofree char *title = NULL;
-      g_autofree char *base = NULL;
+      g_autofree char     *title = NULL;
+      g_autofree char     *base = NULL;
 
       if (self->head_matrix == NULL)
         {
@@ -1192,7 +1197,7 @@ on_export_figure (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GTask) task = user_data;
   AtsWindow *self = ATS_WINDOW (source);
   g_autoptr (AtsFigure) figure = NULL;
-  GError *error = NULL;
+  GError     *error = NULL;
   const char *path = g_task_get_task_data (task);
 
   figure = ats_window_build_figure_finish (self, result, &error);
@@ -1319,7 +1324,7 @@ on_chooser_response (GtkNativeDialog *native, int response, AtsWindow *self)
 static void
 choose (AtsWindow *self, ChooseKind kind, const char *title, const char *suggested)
 {
-  GtkFileChooserAction action = GTK_FILE_CHOOSER_ACTION_OPEN;
+  GtkFileChooserAction  action = GTK_FILE_CHOOSER_ACTION_OPEN;
   GtkFileChooserNative *native;
 
   if (kind == CHOOSE_MODEL)
@@ -1365,12 +1370,9 @@ update_actions (AtsWindow *self)
     const char *name;
     gboolean    enabled;
   } states[] = {
-    { "export", has_doc },
-    { "copy-image", has_doc },
-    { "compare", has_doc },
-    { "close-compare", self->compare_doc != NULL },
-    { "save-capture", has_doc },
-    { "run-capture", self->job != NULL && !running },
+    { "export", has_doc },         { "copy-image", has_doc },
+    { "compare", has_doc },        { "close-compare", self->compare_doc != NULL },
+    { "save-capture", has_doc },   { "run-capture", self->job != NULL && !running },
     { "cancel-capture", running },
   };
 
@@ -1416,7 +1418,7 @@ close_compare_action (GSimpleAction *action, GVariant *param, gpointer user_data
 static void
 save_capture_action (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
-  AtsWindow *self = ATS_WINDOW (user_data);
+  AtsWindow       *self = ATS_WINDOW (user_data);
   g_autofree char *name = NULL;
 
   if (self->document == NULL)
@@ -1428,7 +1430,7 @@ save_capture_action (GSimpleAction *action, GVariant *param, gpointer user_data)
 static void
 on_figure_for_chooser (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  AtsWindow *self = ATS_WINDOW (source);
+  AtsWindow       *self = ATS_WINDOW (source);
   g_autofree char *format = user_data;
   g_autoptr (AtsFigure) figure = NULL;
   g_autoptr (GError) error = NULL;
@@ -1450,8 +1452,8 @@ export_action (GSimpleAction *action, GVariant *param, gpointer user_data)
   AtsWindow *self = ATS_WINDOW (user_data);
 
   /* the figure is built once to name the file; the export builds it again for the path */
-  if (g_strcmp0 (ats_window_get_view (self), "overview") == 0
-      && ats_overview_grid_get_color_by (self->overview_grid) == NULL)
+  if (g_strcmp0 (ats_window_get_view (self), "overview") == 0 &&
+      ats_overview_grid_get_color_by (self->overview_grid) == NULL)
     {
       g_autofree char *name = g_strdup_printf ("overview.%s", g_variant_get_string (param, NULL));
 
@@ -1515,7 +1517,7 @@ static void
 navigate_action (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   const char *name = g_action_get_name (G_ACTION (action));
-  AtsWindow *self = ATS_WINDOW (user_data);
+  AtsWindow  *self = ATS_WINDOW (user_data);
 
   if (g_str_equal (name, "next-head"))
     navigate (self, 0, 1);
@@ -1540,11 +1542,11 @@ select_head_action (GSimpleAction *action, GVariant *param, gpointer user_data)
 static void
 zoom_action (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
-  AtsWindow *self = ATS_WINDOW (user_data);
+  AtsWindow  *self = ATS_WINDOW (user_data);
   const char *name = g_action_get_name (G_ACTION (action));
-  GtkWidget *view = GTK_WIDGET (self->heatmap_view);
-  double cx = gtk_widget_get_width (view) / 2.0;
-  double cy = gtk_widget_get_height (view) / 2.0;
+  GtkWidget  *view = GTK_WIDGET (self->heatmap_view);
+  double      cx = gtk_widget_get_width (view) / 2.0;
+  double      cy = gtk_widget_get_height (view) / 2.0;
 
   if (g_str_equal (name, "zoom-in"))
     ats_heatmap_view_zoom_at (self->heatmap_view, 1.25, cx, cy);
@@ -1582,14 +1584,14 @@ static void
 update_recent (AtsWindow *self)
 {
   GtkRecentManager *manager = gtk_recent_manager_get_default ();
-  GList *items = gtk_recent_manager_get_items (manager);
-  const char *app = g_get_application_name ();
-  guint n = 0;
+  GList            *items = gtk_recent_manager_get_items (manager);
+  const char       *app = g_get_application_name ();
+  guint             n = 0;
 
   g_menu_remove_all (self->recent_section);
   for (GList *l = items; l != NULL && n < 8; l = l->next)
     {
-      GtkRecentInfo *info = l->data;
+      GtkRecentInfo   *info = l->data;
       g_autofree char *path = NULL;
       g_autoptr (GMenuItem) item = NULL;
       g_autofree char *label = NULL;
@@ -1738,6 +1740,11 @@ ats_window_dispose (GObject *object)
   if (self->job != NULL)
     g_signal_handlers_disconnect_by_data (self->job, self);
   g_signal_handlers_disconnect_by_data (gtk_recent_manager_get_default (), self);
+  if (self->error_dialog != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->error_dialog, self);
+      gtk_window_destroy (GTK_WINDOW (g_steal_pointer (&self->error_dialog)));
+    }
   g_clear_pointer (&self->progress_binding, g_binding_unbind);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), ATS_TYPE_WINDOW);
@@ -1763,7 +1770,7 @@ ats_window_dispose (GObject *object)
 static void
 ats_window_class_init (AtsWindowClass *klass)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GObjectClass   *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = ats_window_dispose;
@@ -1819,8 +1826,8 @@ ats_window_init (AtsWindow *self)
 {
   g_autoptr (GtkStringList) color_by = gtk_string_list_new (NULL);
   const AtsDiagMetricInfo *metrics;
-  guint n_metrics = 0;
-  GtkDropTarget *drop;
+  guint                    n_metrics = 0;
+  GtkDropTarget           *drop;
 
   gtk_widget_init_template (GTK_WIDGET (self));
 

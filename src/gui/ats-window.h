@@ -17,27 +17,27 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (AtsWindow, ats_window, ATS, WINDOW, GtkApplicationWindow)
 
-AtsWindow          *ats_window_new (GtkApplication *application);
+AtsWindow *ats_window_new (GtkApplication *application);
 /* A capture file or a model folder; errors are shown in a dialog. */
-void                ats_window_open_path (AtsWindow *self, const char *path);
+void ats_window_open_path (AtsWindow *self, const char *path);
 /* A second capture to compare with. */
-void                ats_window_open_compare (AtsWindow *self, const char *path);
-void                ats_window_close_compare (AtsWindow *self);
+void ats_window_open_compare (AtsWindow *self, const char *path);
+void ats_window_close_compare (AtsWindow *self);
 
-AtsDocument        *ats_window_get_document (AtsWindow *self);
-AtsDocument        *ats_window_get_compare_document (AtsWindow *self);
-guint               ats_window_get_run (AtsWindow *self);
-void                ats_window_select_run (AtsWindow *self, guint run);
-void                ats_window_select_head (AtsWindow *self, guint layer, guint head);
-void                ats_window_get_head (AtsWindow *self, guint *layer, guint *head);
+AtsDocument *ats_window_get_document (AtsWindow *self);
+AtsDocument *ats_window_get_compare_document (AtsWindow *self);
+guint        ats_window_get_run (AtsWindow *self);
+void         ats_window_select_run (AtsWindow *self, guint run);
+void         ats_window_select_head (AtsWindow *self, guint layer, guint head);
+void         ats_window_get_head (AtsWindow *self, guint *layer, guint *head);
 /* The map shown in the head view (NULL while loading). */
-AtsMatrix          *ats_window_get_head_matrix (AtsWindow *self);
-AtsMetrics         *ats_window_get_metrics (AtsWindow *self);
+AtsMatrix  *ats_window_get_head_matrix (AtsWindow *self);
+AtsMetrics *ats_window_get_metrics (AtsWindow *self);
 /* "overview", "head", "tokens", "diagnostics", "compare" */
-void                ats_window_show_view (AtsWindow *self, const char *name);
-const char         *ats_window_get_view (AtsWindow *self);
+void        ats_window_show_view (AtsWindow *self, const char *name);
+const char *ats_window_get_view (AtsWindow *self);
 /* TRUE while files, maps, thumbnails or diagnostics are being read or computed. */
-gboolean            ats_window_get_busy (AtsWindow *self);
+gboolean ats_window_get_busy (AtsWindow *self);
 
 AtsHeatmapView     *ats_window_get_heatmap_view (AtsWindow *self);
 AtsOverviewGrid    *ats_window_get_overview_grid (AtsWindow *self);
@@ -48,31 +48,28 @@ GtkWidget          *ats_window_get_status_label (AtsWindow *self);
 
 /* The figure of the visible view (NULL when there is nothing to export). Figures of the
  * overview in thumbnail mode need every map: use the async variant. */
-void                ats_window_build_figure_async (AtsWindow          *self,
-                                                   GCancellable       *cancellable,
-                                                   GAsyncReadyCallback callback,
-                                                   gpointer            user_data);
-AtsFigure          *ats_window_build_figure_finish (AtsWindow *self, GAsyncResult *result,
-                                                    GError **error);
+void       ats_window_build_figure_async (AtsWindow          *self,
+                                          GCancellable       *cancellable,
+                                          GAsyncReadyCallback callback,
+                                          gpointer            user_data);
+AtsFigure *ats_window_build_figure_finish (AtsWindow *self, GAsyncResult *result, GError **error);
 /* Exports the visible view's figure to @path (format from the extension); errors are also
  * shown in a dialog. */
-void                ats_window_export_async (AtsWindow          *self,
-                                             const char         *path,
-                                             GCancellable       *cancellable,
-                                             GAsyncReadyCallback callback,
-                                             gpointer            user_data);
-gboolean            ats_window_export_finish (AtsWindow *self, GAsyncResult *result,
-                                              GError **error);
+void     ats_window_export_async (AtsWindow          *self,
+                                  const char         *path,
+                                  GCancellable       *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer            user_data);
+gboolean ats_window_export_finish (AtsWindow *self, GAsyncResult *result, GError **error);
 
 /* Errors: the dialog currently shown (NULL if none) and the last message. */
-GtkWindow          *ats_window_get_error_dialog (AtsWindow *self);
-const char         *ats_window_get_last_error (AtsWindow *self);
-void                ats_window_show_error (AtsWindow *self, const char *title,
-                                           const GError *error);
+GtkWindow  *ats_window_get_error_dialog (AtsWindow *self);
+const char *ats_window_get_last_error (AtsWindow *self);
+void        ats_window_show_error (AtsWindow *self, const char *title, const GError *error);
 
 /* Model folders: the capture bar. */
-gboolean            ats_window_get_has_model (AtsWindow *self);
-void                ats_window_run_capture (AtsWindow *self, const char *prompt);
-void                ats_window_cancel_capture (AtsWindow *self);
+gboolean ats_window_get_has_model (AtsWindow *self);
+void     ats_window_run_capture (AtsWindow *self, const char *prompt);
+void     ats_window_cancel_capture (AtsWindow *self);
 
 G_END_DECLS

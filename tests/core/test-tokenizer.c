@@ -662,6 +662,46 @@ test_config_override (void)
   g_assert_nonnull (strstr (error->message, "<nope>"));
 }
 
+/* Unknown characters: fuse_unk and byte_fallback on a tiny BPE model. The expected ids were
+ * computed with transformers.js (@lenml/tokenizers 3.7.2) on the same JSON. */
+static void
+test_unknown_tokens (void)
+{
+  static const struct
+  {
+    gboolean    fuse, fallback;
+    const char *want[4];
+  } cases[] = {
+    { TRUE, FALSE, { "[1,0,2]", "[3,0,3]", "[0,6]", "[0]" } },
+    { FALSE, FALSE, { "[1,0,0,2]", "[3,0,0,0,3]", "[0,0,6]", "[0,0]" } },
+    { TRUE, TRUE, { "[1,4,5,2]", "[3,4,5,0,3]", "[4,5,6]", "[0]" } },
+  };
+  static const char *inputs[] = { "axyb", "abxyzab", "xy\xc3\xa9", "zz" };
+
+  for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      g_autofree char *path = g_strdup_printf ("%s/unk-%zu.json", tmp_root, c);
+      g_autofree char *json = g_strdup_printf (
+          "{\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"fuse_unk\": %s, "
+          "\"byte_fallback\": %s, \"vocab\": {\"<unk>\": 0, \"a\": 1, \"b\": 2, \"ab\": 3, "
+          "\"<0x78>\": 4, \"<0x79>\": 5, \"\u00e9\": 6}, \"merges\": [\"a b\"]}}",
+          cases[c].fuse ? "true" : "false", cases[c].fallback ? "true" : "false");
+      g_autoptr (GError) error = NULL;
+
+      g_assert_true (g_file_set_contents (path, json, -1, NULL));
+      g_autoptr (AtsTokenizer) tok = ats_tokenizer_load (path, &error);
+      g_assert_no_error (error);
+      for (gsize i = 0; i < G_N_ELEMENTS (inputs); i++)
+        {
+          guint              n;
+          g_autofree gint32 *ids = ats_tokenizer_encode (tok, inputs[i], 0, &n, &error);
+          g_assert_no_error (error);
+          g_autofree char *got = ids_to_string (ids, n);
+          g_assert_cmpstr (got, ==, cases[c].want[i]);
+        }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -687,6 +727,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tokenizer/malformed", test_malformed);
   g_test_add_func ("/tokenizer/malformed-legacy", test_malformed_legacy);
   g_test_add_func ("/tokenizer/config-override", test_config_override);
+  g_test_add_func ("/tokenizer/unknown-tokens", test_unknown_tokens);
 
   int status = g_test_run ();
   rm_rf (tmp_root);

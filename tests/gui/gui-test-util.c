@@ -52,8 +52,8 @@ gui_test_render_widget (GtkWidget *widget)
 {
   g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
   GtkSnapshot *snapshot = gtk_snapshot_new ();
-  int w = gtk_widget_get_width (widget);
-  int h = gtk_widget_get_height (widget);
+  int          w = gtk_widget_get_width (widget);
+  int          h = gtk_widget_get_height (widget);
   g_autoptr (GskRenderNode) node = NULL;
   GskRenderer *renderer;
 
@@ -71,10 +71,10 @@ gui_test_render_widget (GtkWidget *widget)
 guint32
 gui_test_texture_pixel (GdkTexture *texture, int x, int y)
 {
-  int w = gdk_texture_get_width (texture);
-  int h = gdk_texture_get_height (texture);
+  int                w = gdk_texture_get_width (texture);
+  int                h = gdk_texture_get_height (texture);
   g_autofree guchar *data = NULL;
-  guint32 px;
+  guint32            px;
 
   g_return_val_if_fail (x >= 0 && y >= 0 && x < w && y < h, 0);
 
@@ -88,8 +88,8 @@ gui_test_texture_pixel (GdkTexture *texture, int x, int y)
 gboolean
 gui_test_make_capture (const char *out, const char *const *args)
 {
-  const char *src = g_getenv ("ATS_SOURCE_ROOT");
-  const char *python = g_getenv ("ATS_PYTHON");
+  const char      *src = g_getenv ("ATS_SOURCE_ROOT");
+  const char      *python = g_getenv ("ATS_PYTHON");
   g_autofree char *script = NULL;
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_autoptr (GError) error = NULL;
@@ -97,8 +97,8 @@ gui_test_make_capture (const char *out, const char *const *args)
 
   if (python == NULL)
     python = "/usr/bin/python3";
-  script = g_build_filename (src != NULL ? src : ".", "tests", "gui", "make_sample_capture.py",
-                             NULL);
+  script =
+      g_build_filename (src != NULL ? src : ".", "tests", "gui", "make_sample_capture.py", NULL);
 
   g_ptr_array_add (argv, (gpointer) python);
   g_ptr_array_add (argv, script);
