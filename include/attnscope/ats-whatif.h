@@ -103,29 +103,26 @@ typedef struct _AtsWhatif AtsWhatif;
 AtsWhatif *ats_whatif_new (guint n_layers, guint n_heads, double sink_eps);
 void       ats_whatif_free (AtsWhatif *self);
 /* One tau for every head. */
-void       ats_whatif_set_tau (AtsWhatif *self, float tau);
+void ats_whatif_set_tau (AtsWhatif *self, float tau);
 /* Per-head tau [n_layers, n_heads]; must equal the accumulator's [L, H]
  * (ATS_DIAGNOSTICS_ERROR_INPUT otherwise, naming both shapes). Copied. */
-gboolean   ats_whatif_set_tau_table (AtsWhatif   *self,
-                                     const float *tau,
-                                     guint        n_layers,
-                                     guint        n_heads,
-                                     GError     **error);
-float      ats_whatif_get_tau (AtsWhatif *self, guint layer, guint head);
+gboolean ats_whatif_set_tau_table (AtsWhatif   *self,
+                                   const float *tau,
+                                   guint        n_layers,
+                                   guint        n_heads,
+                                   GError     **error);
+float    ats_whatif_get_tau (AtsWhatif *self, guint layer, guint head);
 /* Starts a run of @n_tokens tokens. A head of the previous run that received only part of its
  * rows is an error (the previous run's sums are kept either way). */
-gboolean   ats_whatif_begin_run (AtsWhatif *self, guint n_tokens, GError **error);
+gboolean ats_whatif_begin_run (AtsWhatif *self, guint n_tokens, GError **error);
 /* Rows of one head (pass 1 blocks are ignored, so the forward pass's second pass is harmless).
  * Rows of one head may come in any order and block size, interleaved with other heads. */
-gboolean   ats_whatif_add_block (AtsWhatif *self, const AtsAttentionBlock *block, GError **error);
+gboolean ats_whatif_add_block (AtsWhatif *self, const AtsAttentionBlock *block, GError **error);
 /* A whole [T, T] head of the current run. */
-gboolean   ats_whatif_add_head (AtsWhatif   *self,
-                                guint        layer,
-                                guint        head,
-                                const float *map,
-                                GError     **error);
+gboolean
+ats_whatif_add_head (AtsWhatif *self, guint layer, guint head, const float *map, GError **error);
 /* Observer for a live forward pass (begin starts a run; softmax models). Owned by @self. */
-AtsObserver      *ats_whatif_get_observer (AtsWhatif *self);
+AtsObserver *ats_whatif_get_observer (AtsWhatif *self);
 /* Pooled results of everything fed so far (caller owns); an incomplete head is an error. */
 AtsWhatifResults *ats_whatif_finish (AtsWhatif *self, GError **error);
 
@@ -142,7 +139,7 @@ GString *ats_whatif_results_format_table (const AtsWhatifResults *results, gbool
 /* CSV: one line per layer plus "all", or per (layer, head) with @per_head. */
 GString *ats_whatif_results_format_csv (const AtsWhatifResults *results, gboolean per_head);
 /* JSON object: params, per-layer arrays, [L][H] arrays, model-wide values (NaN -> null). */
-char    *ats_whatif_results_to_json (const AtsWhatifResults *results, gboolean pretty);
+char *ats_whatif_results_to_json (const AtsWhatifResults *results, gboolean pretty);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtsWhatif, ats_whatif_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtsWhatifResults, ats_whatif_results_free)

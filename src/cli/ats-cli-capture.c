@@ -144,6 +144,7 @@ int
 ats_cli_capture_main (int argc, char **argv)
 {
   g_autofree char *model_dir = NULL, *ids_text = NULL, *prompt = NULL, *prompts_file = NULL;
+  g_autofree char *ids_file = NULL;
   g_autofree char *out = NULL, *dtype = NULL, *layers_spec = NULL, *heads_spec = NULL;
   gboolean      logits = FALSE, scores = FALSE, force = FALSE, no_maps = FALSE, no_special = FALSE;
   gboolean      bos = FALSE, quiet = FALSE, no_diag = FALSE, ignore_space = FALSE;
@@ -155,6 +156,8 @@ ats_cli_capture_main (int argc, char **argv)
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "Checkpoint folder", "DIR" },
     { "ids", 0, 0, G_OPTION_ARG_STRING, &ids_text, "Token ids, e.g. 1,2,3", "IDS" },
+    { "ids-file", 0, 0, G_OPTION_ARG_FILENAME, &ids_file,
+      "A file of token-id runs, one comma-separated run per line", "FILE" },
     { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "A text prompt", "TEXT" },
     { "prompts", 0, 0, G_OPTION_ARG_FILENAME, &prompts_file,
       "A file of prompts, one per line (empty lines skipped)", "FILE" },
@@ -210,9 +213,9 @@ ats_cli_capture_main (int argc, char **argv)
       ats_cli_fail ("capture: --model and --out are required (see --help)");
       return 2;
     }
-  if ((ids_text != NULL) + (prompt != NULL) + (prompts_file != NULL) != 1)
+  if ((ids_text != NULL) + (ids_file != NULL) + (prompt != NULL) + (prompts_file != NULL) != 1)
     {
-      ats_cli_fail ("capture: give exactly one of --ids, --prompt, --prompts");
+      ats_cli_fail ("capture: give exactly one of --ids, --ids-file, --prompt, --prompts");
       return 2;
     }
   AtsStoreType store = ATS_STORE_F16;
@@ -239,7 +242,7 @@ ats_cli_capture_main (int argc, char **argv)
 
   /* The tokenizer is needed for text prompts, and names the pieces of --ids when present. */
   g_autoptr (AtsTokenizer) tok = ats_tokenizer_load_for_model (model_dir, &error);
-  if (tok == NULL && ids_text == NULL)
+  if (tok == NULL && ids_text == NULL && ids_file == NULL)
     return ats_cli_fail ("%s", error->message);
   g_clear_error (&error);
 
@@ -254,6 +257,24 @@ ats_cli_capture_main (int argc, char **argv)
       if (p.ids == NULL)
         return ats_cli_fail ("%s", error->message);
       g_array_append_val (prompts, p);
+    }
+  else if (ids_file != NULL)
+    {
+      g_autofree char *text = NULL;
+      if (!g_file_get_contents (ids_file, &text, NULL, &error))
+        return ats_cli_fail ("%s", error->message);
+      g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+      for (guint i = 0; lines[i] != NULL; i++)
+        {
+          g_strstrip (lines[i]);
+          if (lines[i][0] == '\0')
+            continue;
+          Prompt p = { 0 };
+          p.ids = parse_ids (lines[i], &p.n_ids, &error);
+          if (p.ids == NULL)
+            return ats_cli_fail ("%s:%u: %s", ids_file, i + 1, error->message);
+          g_array_append_val (prompts, p);
+        }
     }
   else
     {
@@ -288,7 +309,8 @@ ats_cli_capture_main (int argc, char **argv)
     if (g_array_index (prompts, Prompt, i).n_ids == 0)
       return ats_cli_fail ("prompt %u is empty (no tokens)", i + 1);
   if (prompts->len == 0)
-    return ats_cli_fail ("%s: no prompts", prompts_file ? prompts_file : "--prompt");
+    return ats_cli_fail ("%s: no prompts",
+                         prompts_file ? prompts_file : (ids_file ? ids_file : "--prompt"));
 
   AtsCaptureOptions copts;
   ats_capture_options_init_default (&copts);

@@ -935,7 +935,7 @@ ats_cli_render_main (int argc, char **argv)
       "H" },
     { "grid", 'g', 0, G_OPTION_ARG_INT, &grid, "Every head of layer L (same as --layer L alone)",
       "L" },
-    { "overview", 0, 0, G_OPTION_ARG_NONE, &overview, "Thumbnails of every layer × head", NULL },
+    { "overview", 0, 0, G_OPTION_ARG_NONE, &overview, "Thumbnails of every layer x head", NULL },
     { "plot", 'p', 0, G_OPTION_ARG_STRING, &plot,
       "Per-layer line plot of diagnostics (comma-separated); further FILE.h5 arguments are "
       "overlaid",
@@ -947,11 +947,11 @@ ats_cli_render_main (int argc, char **argv)
     { "corpus", 0, 0, G_OPTION_ARG_NONE, &corpus,
       "--plot/--strip: mean over every complete run (plot band: std over runs)", NULL },
     { "strip", 's', 0, G_OPTION_ARG_STRING, &strip,
-      "Heat matrix of a per-head metric: layers × heads ([L, H] metrics), heads × tokens "
-      "(sink_score, with --layer), layers × tokens (variance_footprint, massive_max_abs)",
+      "Heat matrix of a per-head metric: layers x heads ([L, H] metrics), heads x tokens "
+      "(sink_score, with --layer), layers x tokens (variance_footprint, massive_max_abs)",
       "METRIC" },
     { "diff", 'd', 0, G_OPTION_ARG_FILENAME, &diff,
-      "Signed difference map F2 − FILE of one head (same prompt, --layer and --head)", "F2.h5" },
+      "Signed difference map F2 - FILE of one head (same prompt, --layer and --head)", "F2.h5" },
     { "colormap", 'c', 0, G_OPTION_ARG_STRING, &cmap_name,
       "viridis (default), magma, cividis, grey, rdbu", "NAME" },
     { "cmap", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &cmap_name, "Same as --colormap",
@@ -966,7 +966,7 @@ ats_cli_render_main (int argc, char **argv)
     { "width", 'w', 0, G_OPTION_ARG_INT, &width,
       "Figure width in pixels at --dpi (default 1000; plots 900)", "PX" },
     { "dpi", 0, 0, G_OPTION_ARG_DOUBLE, &dpi,
-      "Resolution: SVG/PDF pages are WIDTH × 72 / DPI points wide (default 72)", "DPI" },
+      "Resolution: SVG/PDF pages are WIDTH x 72 / DPI points wide (default 72)", "DPI" },
     { "title", 't', 0, G_OPTION_ARG_STRING, &title, "Figure title (default: what is shown)",
       "TEXT" },
     { NULL }
@@ -978,10 +978,10 @@ ats_cli_render_main (int argc, char **argv)
       "Draws attention maps and diagnostics of a capture file to PNG, SVG or PDF:\n"
       "  --layer L --head H     one head (token labels when they fit, causal triangle grey)\n"
       "  --layer L | --grid L   every head of a layer\n"
-      "  --overview             every layer × head\n"
+      "  --overview             every layer x head\n"
       "  --plot METRIC [F2 ...] per-layer plot of stored diagnostics, captures overlaid\n"
       "  --strip METRIC         heat matrix of a per-head metric\n"
-      "  --diff F2 --layer L --head H   signed difference F2 − FILE (diverging colormap)\n"
+      "  --diff F2 --layer L --head H   signed difference F2 - FILE (diverging colormap)\n"
       "Maps larger than the image are downsampled by max pooling (mean with --pool mean), so a\n"
       "sink column never vanishes; the footer states the rule and the provenance (model, run,\n"
       "layer, head, prompt, dtype). Plots and strips use the metrics stored in the file (write\n"

@@ -467,11 +467,12 @@ ats_cli_stats_main (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("FILE.h5 - recompute the diagnostics");
   g_option_context_set_summary (
       ctx,
-      "Recomputes every attention diagnostic of REFERENCE §3 from the maps stored in a capture\n"
+      "Recomputes every attention diagnostic of REFERENCE section 3 from the maps stored in a "
+      "capture\n"
       "file (run by run, head by head, in blocks of rows), writes them into the file (metrics/ of\n"
       "each run, with the parameters as attributes) and prints a per-layer table, and with "
       "several\n"
-      "runs a corpus summary (mean ± sample std over runs).\n"
+      "runs a corpus summary (mean +- sample std over runs).\n"
       "\n"
       "Hidden-state metrics (collapse_cosine, collapse_cosine_centered, variance_footprint,\n"
       "massive_count) cannot be recomputed from a capture, which stores only the hidden-state\n"

@@ -27,8 +27,8 @@
 static gboolean
 is_capture_path (const char *path)
 {
-  return !g_file_test (path, G_FILE_TEST_IS_DIR)
-         && (g_str_has_suffix (path, ".h5") || g_str_has_suffix (path, ".hdf5"));
+  return !g_file_test (path, G_FILE_TEST_IS_DIR) &&
+         (g_str_has_suffix (path, ".h5") || g_str_has_suffix (path, ".hdf5"));
 }
 
 /* The [L, H] tau table of a Lazy checkpoint folder or a Lazy capture (its first run). */
@@ -91,7 +91,7 @@ feed_run (AtsCaptureFile *f, const AtsCaptureRun *r, AtsWhatif *w, guint L, guin
 {
   guint             T = r->n_tokens;
   guint             B = rows_per_block (T);
-  g_autofree float *rows = g_new (float, (gsize) B * T); /* [B, T] */
+  g_autofree float *rows = g_new (float, (gsize) B *T); /* [B, T] */
   gboolean          tty = ats_cli_stderr_is_tty ();
 
   if (!ats_whatif_begin_run (w, T, error))
@@ -164,20 +164,20 @@ ats_cli_whatif_main (int argc, char **argv)
   int              run_index = -1;
   gboolean         per_head = FALSE, json = FALSE, csv = FALSE;
   GOptionEntry     entries[] = {
-    { "tau", 't', 0, G_OPTION_ARG_DOUBLE, &tau, "One tau for every head (Lazy Attention init: -1)",
-      "T" },
-    { "tau-from", 0, 0, G_OPTION_ARG_FILENAME, &tau_from,
-      "Per-head tau [L, H] of a Lazy Attention checkpoint folder or capture (lazy/tau)",
-      "DIR|FILE.h5" },
-    { "run", 'r', 0, G_OPTION_ARG_INT, &run_index, "Only this run (default: every complete run)",
-      "N" },
-    { "eps", 0, 0, G_OPTION_ARG_DOUBLE, &eps,
-      "Sink set (ours): keys with alpha > EPS in the original map (default 0.3)", "EPS" },
-    { "heads", 0, 0, G_OPTION_ARG_NONE, &per_head, "Also print the per-head table", NULL },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of a table", NULL },
-    { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, "Print CSV (per layer, or per head with --heads)",
-      NULL },
-    { NULL }
+        { "tau", 't', 0, G_OPTION_ARG_DOUBLE, &tau, "One tau for every head (Lazy Attention init: -1)",
+          "T" },
+        { "tau-from", 0, 0, G_OPTION_ARG_FILENAME, &tau_from,
+          "Per-head tau [L, H] of a Lazy Attention checkpoint folder or capture (lazy/tau)",
+          "DIR|FILE.h5" },
+        { "run", 'r', 0, G_OPTION_ARG_INT, &run_index, "Only this run (default: every complete run)",
+          "N" },
+        { "eps", 0, 0, G_OPTION_ARG_DOUBLE, &eps,
+          "Sink set (ours): keys with alpha > EPS in the original map (default 0.3)", "EPS" },
+        { "heads", 0, 0, G_OPTION_ARG_NONE, &per_head, "Also print the per-head table", NULL },
+        { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of a table", NULL },
+        { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, "Print CSV (per layer, or per head with --heads)",
+          NULL },
+        { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new (
       "FILE.h5 (--tau T | --tau-from DIR|FILE.h5) - what-if Elastic-Softmax on stored maps");
@@ -185,7 +185,7 @@ ats_cli_whatif_main (int argc, char **argv)
   g_autoptr (AtsWhatif) w = NULL;
   g_autoptr (AtsWhatifResults) res = NULL;
   g_autoptr (GArray) fed = g_array_new (FALSE, FALSE, sizeof (guint));
-  g_autofree char            *tau_source = NULL;
+  g_autofree char           *tau_source = NULL;
   const AtsCaptureModelInfo *m;
   AtsCaptureFile            *f;
   guint                      n_runs;
@@ -242,8 +242,7 @@ ats_cli_whatif_main (int argc, char **argv)
       if (!ats_whatif_set_tau_table (w, table, tl, th, &error))
         {
           ats_capture_file_close (f, NULL);
-          return ats_cli_fail ("whatif: --tau-from %s: %s (%s)", tau_from, error->message,
-                               argv[1]);
+          return ats_cli_fail ("whatif: --tau-from %s: %s (%s)", tau_from, error->message, argv[1]);
         }
       tau_source = g_strdup (tau_from);
     }
@@ -326,8 +325,7 @@ ats_cli_whatif_main (int argc, char **argv)
       g_autoptr (GString) text = ats_whatif_results_format_table (res, per_head);
 
       printf ("capture  %s (%s attention, model %s)\ntau      %s\n", argv[1],
-              ats_attention_kind_to_string (m->attention), m->source ? m->source : "?",
-              tau_source);
+              ats_attention_kind_to_string (m->attention), m->source ? m->source : "?", tau_source);
       if (tau_from != NULL)
         {
           double lo = INFINITY, hi = -INFINITY;

@@ -12,7 +12,9 @@
 
 /* Subcommands (keep sorted). */
 int ats_cli_capture_main (int argc, char **argv);
+int ats_cli_diff_main (int argc, char **argv);
 int ats_cli_info_main (int argc, char **argv);
+int ats_cli_lazy_main (int argc, char **argv);
 int ats_cli_merge_main (int argc, char **argv);
 int ats_cli_render_main (int argc, char **argv);
 int ats_cli_stats_main (int argc, char **argv);
@@ -22,7 +24,10 @@ int ats_cli_whatif_main (int argc, char **argv);
 static const AtsCliCommand commands[] = {
   { "capture", ats_cli_capture_main,
     "Run prompts through a model and write every attention map to HDF5" },
+  { "diff", ats_cli_diff_main, "Compare the weights of two checkpoints per layer and tensor kind" },
   { "info", ats_cli_info_main, "Show what a checkpoint folder or capture file holds" },
+  { "lazy", ats_cli_lazy_main,
+    "Draw a Lazy Attention model's tau map or distance-bias curves (PNG, SVG, PDF)" },
   { "merge", ats_cli_merge_main, "Merge a base checkpoint with fine-tuned ones (linear, task arithmetic, TIES)" },
   { "render", ats_cli_render_main, "Draw attention maps and diagnostics of a capture to PNG, SVG or PDF" },
   { "stats", ats_cli_stats_main,

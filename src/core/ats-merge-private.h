@@ -31,4 +31,8 @@ gboolean _ats_merge_tensor_to_memory (AtsMerge             *self,
                                       guint8               *dst,
                                       GError              **error);
 
+/* Drops the pages of [p, p + n) of a read-only mapping from the process (the page cache keeps
+ * them; a later access faults them back in): streaming passes stay small in RSS. */
+void _ats_release_pages (const guint8 *p, gsize n);
+
 G_END_DECLS

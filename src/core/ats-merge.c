@@ -653,8 +653,8 @@ store_f32 (AtsDType dtype, const float *src, gsize n, guint8 *dst)
 
 /* Drops the pages of [p, p + n) from this process (the page cache keeps them). The mappings are
  * read-only, so a later access simply faults the same bytes back in. */
-static void
-release_pages (const guint8 *p, gsize n)
+void
+_ats_release_pages (const guint8 *p, gsize n)
 {
 #ifdef MADV_DONTNEED
   static gsize page = 0;
@@ -909,7 +909,7 @@ merge_tensor (AtsMerge             *self,
 
           ok = sink (job.base->data + start * job.esize, c * job.esize, sink_data, error);
           if (release)
-            release_pages (job.base->data + start * job.esize, c * job.esize);
+            _ats_release_pages (job.base->data + start * job.esize, c * job.esize);
         }
       return ok;
     }
@@ -963,9 +963,9 @@ merge_tensor (AtsMerge             *self,
       ok = sink (job.out, c * job.esize, sink_data, error);
       if (release)
         {
-          release_pages (job.base->data + start * job.esize, c * job.esize);
+          _ats_release_pages (job.base->data + start * job.esize, c * job.esize);
           for (guint k = 0; k < job.n_tuned; k++)
-            release_pages (job.tuned[k]->data + start * job.esize, c * job.esize);
+            _ats_release_pages (job.tuned[k]->data + start * job.esize, c * job.esize);
         }
     }
   job_clear (&job);

@@ -351,9 +351,9 @@ ats_whatif_add_block (AtsWhatif *self, const AtsAttentionBlock *block, GError **
                    "what-if: attention rows arrived before a run was begun");
       return FALSE;
     }
-  if (block->layer >= self->n_layers || block->head >= self->n_heads
-      || block->n_tokens != self->T || block->row_start + block->n_rows > self->T
-      || block->probs == NULL)
+  if (block->layer >= self->n_layers || block->head >= self->n_heads ||
+      block->n_tokens != self->T || block->row_start + block->n_rows > self->T ||
+      block->probs == NULL)
     {
       g_set_error (error, ATS_DIAGNOSTICS_ERROR, ATS_DIAGNOSTICS_ERROR_INPUT,
                    "what-if: block of layer %u head %u rows %u..%u of T = %u does not fit a run "
@@ -374,13 +374,12 @@ ats_whatif_add_block (AtsWhatif *self, const AtsAttentionBlock *block, GError **
   if (hr->rows + block->n_rows > self->T)
     {
       g_set_error (error, ATS_DIAGNOSTICS_ERROR, ATS_DIAGNOSTICS_ERROR_INPUT,
-                   "what-if: layer %u head %u received more than its %u query rows",
-                   block->layer, block->head, self->T);
+                   "what-if: layer %u head %u received more than its %u query rows", block->layer,
+                   block->head, self->T);
       return FALSE;
     }
   for (guint r = 0; r < block->n_rows; r++)
-    accumulate_row (hr, tot, block->probs + (gsize) r * block->n_tokens, block->row_start + r,
-                    tau);
+    accumulate_row (hr, tot, block->probs + (gsize) r * block->n_tokens, block->row_start + r, tau);
   if (hr->rows == self->T)
     {
       head_run_close (hr, tot, self->T, self->sink_eps);
@@ -494,12 +493,12 @@ ats_whatif_finish (AtsWhatif *self, GError **error)
   r->n_rows = self->n_rows;
   r->sink_eps = self->sink_eps;
   r->tau = g_memdup2 (self->tau, (gsize) L * H * sizeof (float));
-  r->sparsity = g_new (float, (gsize) L * H);
-  r->sparsity_before = g_new (float, (gsize) L * H);
-  r->mass_removed = g_new (float, (gsize) L * H);
-  r->sink_mass_removed = g_new (float, (gsize) L * H);
-  r->sink_share = g_new (float, (gsize) L * H);
-  r->mean_sinks = g_new (float, (gsize) L * H);
+  r->sparsity = g_new (float, (gsize) L *H);
+  r->sparsity_before = g_new (float, (gsize) L *H);
+  r->mass_removed = g_new (float, (gsize) L *H);
+  r->sink_mass_removed = g_new (float, (gsize) L *H);
+  r->sink_share = g_new (float, (gsize) L *H);
+  r->mean_sinks = g_new (float, (gsize) L *H);
   r->layer_sparsity = g_new (float, L);
   r->layer_sparsity_before = g_new (float, L);
   r->layer_mass_removed = g_new (float, L);
@@ -626,8 +625,7 @@ ats_whatif_results_format_table (const AtsWhatifResults *r, gboolean per_head)
     {
       g_string_append_printf (s, "%5u", l);
       append_row (s, layer_tau_mean (r, l), r->layer_sparsity[l], r->layer_sparsity_before[l],
-                  r->layer_mass_removed[l], r->layer_sink_mass_removed[l],
-                  r->layer_sink_share[l]);
+                  r->layer_mass_removed[l], r->layer_sink_mass_removed[l], r->layer_sink_share[l]);
       g_string_append_c (s, '\n');
     }
   {

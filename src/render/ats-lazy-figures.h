@@ -42,7 +42,6 @@ void ats_lazy_figure_init (AtsLazyFigure *fig,
 /* Per-layer mean and standard deviation (population, over heads) of tau: [n_layers] each. */
 void ats_lazy_figure_layer_tau (const AtsLazyFigure *fig, double *mean, double *std);
 void ats_lazy_draw_tau_map (const AtsLazyFigure *fig, cairo_t *cr, double width, double height);
-void
-ats_lazy_draw_bias_curves (const AtsLazyFigure *fig, cairo_t *cr, double width, double height);
+void ats_lazy_draw_bias_curves (const AtsLazyFigure *fig, cairo_t *cr, double width, double height);
 
 G_END_DECLS

@@ -42,7 +42,7 @@ harmonic (guint n)
 static float *
 uniform_map (guint T)
 {
-  float *m = g_new0 (float, (gsize) T * T);
+  float *m = g_new0 (float, (gsize) T *T);
 
   for (guint i = 0; i < T; i++)
     for (guint j = 0; j <= i; j++)
@@ -54,7 +54,7 @@ uniform_map (guint T)
 static float *
 one_hot_map (guint T, gboolean diagonal)
 {
-  float *m = g_new0 (float, (gsize) T * T);
+  float *m = g_new0 (float, (gsize) T *T);
 
   for (guint i = 0; i < T; i++)
     m[(gsize) i * T + (diagonal ? i : 0)] = 1.0f;
@@ -64,7 +64,7 @@ one_hot_map (guint T, gboolean diagonal)
 static float *
 half_first_map (guint T)
 {
-  float *m = g_new0 (float, (gsize) T * T);
+  float *m = g_new0 (float, (gsize) T *T);
 
   m[0] = 1.0f;
   for (guint i = 1; i < T; i++)
@@ -91,7 +91,7 @@ test_uniform_vanishes (void)
   for (guint T = 1; T <= 300; T += (T < 20 ? 1 : 37))
     {
       g_autofree float *m = uniform_map (T);
-      g_autofree float *out = g_new (float, (gsize) T * T);
+      g_autofree float *out = g_new (float, (gsize) T *T);
 
       ats_whatif_transform_head (m, out, T, -1.0f);
       for (gsize k = 0; k < (gsize) T * T; k++)
@@ -145,7 +145,7 @@ test_one_hot (void)
   for (int diagonal = 0; diagonal <= 1; diagonal++)
     {
       g_autofree float  *m = one_hot_map (T, diagonal);
-      g_autofree float  *out = g_new (float, (gsize) T * T);
+      g_autofree float  *out = g_new (float, (gsize) T *T);
       AtsWhatifHeadStats st;
       double             sink_removed = 0.0;
       guint              n_sinks = 0;
@@ -219,7 +219,7 @@ test_transform_rows (void)
 {
   guint             T = 20;
   g_autofree float *m = half_first_map (T);
-  g_autofree float *whole = g_new (float, (gsize) T * T);
+  g_autofree float *whole = g_new (float, (gsize) T *T);
   g_autofree float *rows = g_memdup2 (m, (gsize) T * T * sizeof (float));
 
   ats_whatif_transform_head (m, whole, T, -0.7f);
@@ -234,8 +234,8 @@ test_transform_rows (void)
   /* spot check against the formula in double */
   for (guint i = 0; i < T; i++)
     for (guint j = 0; j <= i; j++)
-      assert_close (whole[(gsize) i * T + j], MAX (0.0, m[(gsize) i * T + j] - 0.7 / (i + 1)),
-                    1e-6, "transform formula");
+      assert_close (whole[(gsize) i * T + j], MAX (0.0, m[(gsize) i * T + j] - 0.7 / (i + 1)), 1e-6,
+                    "transform formula");
 
   /* tau > 0 adds tau/i to every visible entry: removed mass is negative, nothing is zeroed */
   {
@@ -283,7 +283,7 @@ test_tau_table (void)
 {
   guint L = 2, H = 2, T = 16;
   /* [L, H] */
-  const float tau[] = { -1.0f, 0.0f, -0.5f, -2.0f };
+  const float       tau[] = { -1.0f, 0.0f, -0.5f, -2.0f };
   g_autofree float *u = uniform_map (T);
   float            *maps[4] = { u, u, u, u };
   g_autoptr (AtsWhatif) w = ats_whatif_new (L, H, 0.3);
@@ -329,7 +329,7 @@ test_tau_table (void)
   {
     g_autoptr (GString) table = ats_whatif_results_format_table (r, TRUE);
     g_autoptr (GString) csv = ats_whatif_results_format_csv (r, FALSE);
-    g_autofree char    *json = ats_whatif_results_to_json (r, FALSE);
+    g_autofree char *json = ats_whatif_results_to_json (r, FALSE);
     g_autoptr (JsonParser) parser = json_parser_new ();
     JsonObject *root, *layers;
 
@@ -339,9 +339,9 @@ test_tau_table (void)
     g_assert_no_error (error);
     root = json_node_get_object (json_parser_get_root (parser));
     layers = json_object_get_object_member (root, "layers");
-    assert_close (json_array_get_double_element (
-                      json_object_get_array_member (layers, "mass_removed"), 1),
-                  0.75, 1e-6, "json layer removed");
+    assert_close (
+        json_array_get_double_element (json_object_get_array_member (layers, "mass_removed"), 1),
+        0.75, 1e-6, "json layer removed");
     g_assert_true (json_array_get_null_element (
         json_array_get_array_element (
             json_object_get_array_member (json_object_get_object_member (root, "heads"),
@@ -465,7 +465,7 @@ test_tau_from_model (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (AtsModel) model = ats_model_load (dir, &error);
   g_autoptr (AtsCheckpoint) ckpt = ats_checkpoint_open (dir, &error);
-  g_autofree float *tau = NULL;
+  g_autofree float     *tau = NULL;
   const AtsModelConfig *c;
 
   g_assert_no_error (error);

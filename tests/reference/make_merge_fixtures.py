@@ -106,10 +106,61 @@ def build():
         listing.append({"name": rname, "method": method, "alpha": p.get("alpha", 0.5),
                         "lambda": p.get("lam", 1.0), "density": p.get("density", 0.2),
                         "only": only, "tuned": tuned, "expected": "expected/" + rname + ".safetensors"})
+    rows = diff_ref(os.path.join(OUT, "base"), os.path.join(OUT, "tuned1"))
+    with open(os.path.join(OUT, "expected", "diff-base-tuned1.json"), "w") as fh:
+        json.dump(rows, fh, indent=1)
+        fh.write("\n")
     with open(os.path.join(OUT, "recipes.json"), "w") as fh:
         json.dump({"base": "base", "recipes": listing}, fh, indent=2)
         fh.write("\n")
     return folders
+
+
+DIFF_KINDS = [  # (regex on the LLaMA name, layer, kind), written for the fixture's names
+    (r"^model\.embed_tokens\.|^lm_head\.", -1, "embeddings"),
+    (r"^model\.norm\.", -1, "norms"),
+    (r"\.layers\.(\d+)\.self_attn\.q_proj\.", None, "q"),
+    (r"\.layers\.(\d+)\.self_attn\.k_proj\.", None, "k"),
+    (r"\.layers\.(\d+)\.self_attn\.v_proj\.", None, "v"),
+    (r"\.layers\.(\d+)\.self_attn\.o_proj\.", None, "o"),
+    (r"\.layers\.(\d+)\.self_attn\.tau$", None, "lazy"),
+    (r"\.layers\.(\d+)\.self_attn\.scale$", None, "other"),
+    (r"\.layers\.(\d+)\.mlp\.gate_proj\.", None, "gate"),
+    (r"\.layers\.(\d+)\.mlp\.up_proj\.", None, "up"),
+    (r"\.layers\.(\d+)\.mlp\.down_proj\.", None, "down"),
+    (r"\.layers\.(\d+)\.input_layernorm\.", None, "norms"),
+]
+
+
+def diff_ref(base, other):
+    """rows (layer, kind, n_params, delta_l2, base_l2, relative, cos_other_base, cos_delta_base)"""
+    import re
+    bt = ref.read_folder(base)
+    ot = ref.read_folder(other)
+    groups = {}
+    for name, (dtype, shape, arr) in bt.items():
+        for pat, layer, kind in DIFF_KINDS:
+            m = re.search(pat, name)
+            if m:
+                key = (layer if layer is not None else int(m.group(1)), kind)
+                break
+        else:
+            raise ValueError(name)
+        b = ref.widen(dtype, arr).reshape(-1)
+        o = ref.widen(dtype, ot[name][2]).reshape(-1)
+        g = groups.setdefault(key, [[], []])
+        g[0].append(b)
+        g[1].append(o)
+    rows = []
+    for (layer, kind), (bs, os_) in groups.items():
+        b = np.concatenate(bs)
+        o = np.concatenate(os_)
+        d = o - b
+        nb, no, nd = np.linalg.norm(b), np.linalg.norm(o), np.linalg.norm(d)
+        rows.append({"layer": layer, "kind": kind, "n_params": int(b.size), "delta_l2": nd,
+                     "base_l2": nb, "relative": nd / nb, "cos_other_base": float(b @ o) / (nb * no),
+                     "cos_delta_base": float(d @ b) / (nd * nb)})
+    return rows
 
 
 def discriminates(folders):
