@@ -25,7 +25,7 @@ typedef struct
   double        *values;    /* [S] the parameter at each step */
   guint          n_prompts; /* P */
   gint32        *runs;      /* [S, P] run index under /runs, -1 = not captured */
-  double         alpha;     /* fixed parameters of the recipe (the swept one is in values) */
+  double         alpha;     /* fixed parameters of the recipe; the swept one is NaN here */
   double         lambda;
   double         density;
   char          *only; /* NULL: all tensors */

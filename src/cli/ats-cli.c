@@ -18,6 +18,7 @@ int ats_cli_lazy_main (int argc, char **argv);
 int ats_cli_merge_main (int argc, char **argv);
 int ats_cli_render_main (int argc, char **argv);
 int ats_cli_stats_main (int argc, char **argv);
+int ats_cli_sweep_main (int argc, char **argv);
 int ats_cli_tokenize_main (int argc, char **argv);
 int ats_cli_whatif_main (int argc, char **argv);
 
@@ -32,6 +33,7 @@ static const AtsCliCommand commands[] = {
   { "render", ats_cli_render_main, "Draw attention maps and diagnostics of a capture to PNG, SVG or PDF" },
   { "stats", ats_cli_stats_main,
     "Recompute the attention diagnostics of a capture file and print them" },
+  { "sweep", ats_cli_sweep_main, "Capture diagnostics of in-memory merges across alpha or lambda" },
   { "tokenize", ats_cli_tokenize_main,
     "Print the token ids (or pieces) of each input line as JSON" },
   { "whatif", ats_cli_whatif_main,

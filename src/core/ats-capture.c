@@ -265,9 +265,37 @@ write_dataset (hid_t          loc,
       H5Pset_shuffle (dcpl);
       H5Pset_deflate (dcpl, 1);
     }
+  hid_t d = -1;
   if (H5Lexists (loc, name, H5P_DEFAULT) > 0)
-    H5Ldelete (loc, name, H5P_DEFAULT);
-  hid_t  d = H5Dcreate2 (loc, name, file_type, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    {
+      /* rewrite in place when the shape and type match: HDF5 does not reuse freed space */
+      d = H5Dopen2 (loc, name, H5P_DEFAULT);
+      hid_t    old_s = d >= 0 ? H5Dget_space (d) : -1;
+      hid_t    old_t = d >= 0 ? H5Dget_type (d) : -1;
+      hsize_t  old_dims[8] = { 0 };
+      gboolean same = old_s >= 0 && old_t >= 0 &&
+                      H5Sget_simple_extent_ndims (old_s) == (int) rank &&
+                      H5Tequal (old_t, file_type) > 0;
+      if (same)
+        {
+          H5Sget_simple_extent_dims (old_s, old_dims, NULL);
+          for (guint i = 0; i < rank; i++)
+            same = same && old_dims[i] == dims[i];
+        }
+      if (old_s >= 0)
+        H5Sclose (old_s);
+      if (old_t >= 0)
+        H5Tclose (old_t);
+      if (!same)
+        {
+          if (d >= 0)
+            H5Dclose (d);
+          d = -1;
+          H5Ldelete (loc, name, H5P_DEFAULT);
+        }
+    }
+  if (d < 0)
+    d = H5Dcreate2 (loc, name, file_type, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   herr_t r = d < 0 ? -1 : H5Dwrite (d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
   if (d >= 0)
     H5Dclose (d);
@@ -1082,9 +1110,9 @@ ats_capture_file_write_run_metrics (AtsCaptureFile       *self,
   if (g < 0)
     return FALSE;
   g_mutex_lock (&self->h5_lock);
-  if (H5Lexists (g, "metrics", H5P_DEFAULT) > 0)
-    H5Ldelete (g, "metrics", H5P_DEFAULT);
-  hid_t                    mg = H5Gcreate2 (g, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t                    mg = H5Lexists (g, "metrics", H5P_DEFAULT) > 0
+                                    ? H5Gopen2 (g, "metrics", H5P_DEFAULT)
+                                    : H5Gcreate2 (g, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   gboolean                 ok = mg >= 0;
   guint                    n_metrics = 0;
   const AtsDiagMetricInfo *metrics = ats_diag_metrics_list (&n_metrics);
@@ -1447,8 +1475,8 @@ ats_capture_file_read_rows (AtsCaptureFile *self,
     {
       hsize_t start[4] = { layer, head, row_start, 0 }, count[4] = { 1, 1, n_rows, T };
       H5Sselect_hyperslab (s, H5S_SELECT_SET, start, NULL, count, NULL);
-      hsize_t mdims[1] = { (hsize_t) n_rows * T };
-      hid_t   ms = H5Screate_simple (1, mdims, NULL);
+      hsize_t mdims[4] = { 1, 1, n_rows, T }; /* the selection's own shape: HDF5's fast path */
+      hid_t   ms = H5Screate_simple (4, mdims, NULL);
       hid_t   ft = H5Dget_type (d);
       if (H5Tget_size (ft) == 2)
         {

@@ -716,6 +716,15 @@ job_load (Job *job, gsize start, gsize n)
                         job->tf[k]);
 }
 
+/* Loads elements [start, start + n) of base and tuned model @k. */
+static void
+job_load_one (Job *job, guint k, gsize start, gsize n)
+{
+  ats_convert_to_f32 (job->base->dtype, job->base->data + start * job->esize, n, job->bf);
+  ats_convert_to_f32 (job->tuned[k]->dtype, job->tuned[k]->data + start * job->esize, n,
+                      job->tf[k]);
+}
+
 static void
 kernel_linear (Job *job, double alpha, gsize n)
 {
@@ -789,67 +798,76 @@ kernel_ties (Job *job, double lambda, gsize n)
     }
 }
 
-static void
-swap_d (double *a, double *b)
-{
-  double t = *a;
+/* Rearranges v[0..n) so that the value of rank @k in descending order (0-based) is at v[k]
+ * and returns it: a three-way quickselect (fine with many equal values). */
+#define DEFINE_SELECT_DESCENDING(fname, T)                                                        \
+  static T fname (T *v, gsize n, gsize k)                                                         \
+  {                                                                                               \
+    gsize   lo = 0, hi = n; /* search in [lo, hi) */                                              \
+    guint32 seed = 0x9e3779b9u;                                                                   \
+                                                                                                  \
+    while (hi - lo > 1)                                                                           \
+      {                                                                                           \
+        gsize lt = lo, i = lo, gt = hi;                                                           \
+        T     pivot, tmp;                                                                         \
+                                                                                                  \
+        seed = seed * 1664525u + 1013904223u;                                                     \
+        pivot = v[lo + seed % (hi - lo)];                                                         \
+        /* [lo, lt) > pivot, [lt, i) == pivot, [gt, hi) < pivot */                                \
+        while (i < gt)                                                                            \
+          {                                                                                       \
+            if (v[i] > pivot)                                                                     \
+              {                                                                                   \
+                tmp = v[i], v[i] = v[lt], v[lt] = tmp;                                            \
+                i++, lt++;                                                                        \
+              }                                                                                   \
+            else if (v[i] < pivot)                                                                \
+              {                                                                                   \
+                gt--;                                                                             \
+                tmp = v[i], v[i] = v[gt], v[gt] = tmp;                                            \
+              }                                                                                   \
+            else                                                                                  \
+              i++;                                                                                \
+          }                                                                                       \
+        if (k < lt)                                                                               \
+          hi = lt;                                                                                \
+        else if (k >= gt)                                                                         \
+          lo = gt;                                                                                \
+        else                                                                                      \
+          return pivot;                                                                           \
+      }                                                                                           \
+    return v[k];                                                                                  \
+  }
 
-  *a = *b;
-  *b = t;
-}
+DEFINE_SELECT_DESCENDING (select_descending_f, float)
+DEFINE_SELECT_DESCENDING (select_descending_d, double)
 
-/* Rearranges @v so that the value of rank @k in descending order (0-based) is at v[k]; returns
- * it. Three-way quickselect, fine with many equal values. */
-static double
-select_descending (double *v, gsize n, gsize k)
-{
-  gsize  lo = 0, hi = n; /* search in [lo, hi) */
-  guint32 seed = 0x9e3779b9u;
-
-  while (hi - lo > 1)
-    {
-      gsize  lt = lo, i = lo, gt = hi;
-      double pivot;
-
-      seed = seed * 1664525u + 1013904223u;
-      pivot = v[lo + seed % (hi - lo)];
-      /* [lo, lt) > pivot, [lt, i) == pivot, [gt, hi) < pivot */
-      while (i < gt)
-        {
-          if (v[i] > pivot)
-            swap_d (&v[i++], &v[lt++]);
-          else if (v[i] < pivot)
-            swap_d (&v[i], &v[--gt]);
-          else
-            i++;
-        }
-      if (k < lt)
-        hi = lt;
-      else if (k >= gt)
-        lo = gt;
-      else
-        return pivot;
-    }
-  return v[k];
-}
-
-/* TIES trimming of tuned model @k: the round(density * n) largest |t - b|. */
+/* TIES trimming of tuned model @k: the round(density * n) largest |t - b| (float64), equal
+ * magnitudes by lower flat index. Result: the float64 threshold and how many entries equal to
+ * it are kept (the first ones in index order).
+ *
+ * Memory: the magnitudes are ranked as float32 first (4 bytes per element); rounding to float32
+ * is monotonic, so every entry whose float32 magnitude is above the float32 threshold is kept
+ * and every entry below is dropped. Only the entries that round to the threshold itself are
+ * ranked again in float64, which makes the result identical to ranking in float64. */
 static gboolean
 ties_prepare (Job *job, guint k, double density, GError **error)
 {
   gsize   n = (gsize) job->base->numel;
   double  want = floor (density * (double) n + 0.5);
   gsize   n_keep = want >= (double) n ? n : (gsize) want;
-  double *mag;
-  double  thr;
-  gsize   n_gt = 0;
+  float  *mag; /* [n] float32 magnitudes, permuted by the selection */
+  float   thr_f;
+  gsize   n_gt_f = 0, need, n_gt_d = 0;
+  GArray *cand; /* double magnitudes of the entries at the float32 threshold */
+  double  thr_d;
 
   job->keep_all[k] = n_keep == n;
   job->keep_none[k] = n_keep == 0;
   job->eq_seen[k] = 0;
   if (job->keep_all[k] || job->keep_none[k])
     return TRUE;
-  mag = g_try_new (double, n);
+  mag = g_try_new (float, n);
   if (mag == NULL)
     {
       g_set_error (error, ATS_MERGE_ERROR, ATS_MERGE_ERROR_IO,
@@ -862,18 +880,36 @@ ties_prepare (Job *job, guint k, double density, GError **error)
     {
       gsize c = MIN (CHUNK, n - start);
 
-      ats_convert_to_f32 (job->base->dtype, job->base->data + start * job->esize, c, job->bf);
-      ats_convert_to_f32 (job->tuned[k]->dtype, job->tuned[k]->data + start * job->esize, c,
-                          job->tf[k]);
+      job_load_one (job, k, start, c);
       for (gsize i = 0; i < c; i++)
-        mag[start + i] = fabs ((double) job->tf[k][i] - (double) job->bf[i]);
+        mag[start + i] = (float) fabs ((double) job->tf[k][i] - (double) job->bf[i]);
     }
-  thr = select_descending (mag, n, n_keep - 1);
+  thr_f = select_descending_f (mag, n, n_keep - 1);
   for (gsize i = 0; i < n; i++)
-    n_gt += mag[i] > thr;
+    n_gt_f += mag[i] > thr_f;
   g_free (mag);
-  job->thr[k] = thr;
-  job->eq_keep[k] = (gint64) (n_keep - n_gt);
+  need = n_keep - n_gt_f; /* >= 1 */
+
+  cand = g_array_new (FALSE, FALSE, sizeof (double));
+  for (gsize start = 0; start < n; start += CHUNK)
+    {
+      gsize c = MIN (CHUNK, n - start);
+
+      job_load_one (job, k, start, c);
+      for (gsize i = 0; i < c; i++)
+        {
+          double m = fabs ((double) job->tf[k][i] - (double) job->bf[i]);
+
+          if ((float) m == thr_f)
+            g_array_append_val (cand, m);
+        }
+    }
+  thr_d = select_descending_d ((double *) cand->data, cand->len, need - 1);
+  for (guint i = 0; i < cand->len; i++)
+    n_gt_d += g_array_index (cand, double, i) > thr_d;
+  g_array_free (cand, TRUE);
+  job->thr[k] = thr_d;
+  job->eq_keep[k] = (gint64) (need - n_gt_d);
   return TRUE;
 }
 

@@ -16,11 +16,13 @@
 #include <math.h>
 #include <string.h>
 
+#include "attnscope/ats-capture.h"
 #include "attnscope/ats-checkpoint.h"
 #include "attnscope/ats-forward.h"
 #include "attnscope/ats-merge.h"
 #include "attnscope/ats-model.h"
 #include "attnscope/ats-safetensors-writer.h"
+#include "attnscope/ats-sweep.h"
 #include "attnscope/ats-weight-diff.h"
 
 static char *
@@ -621,6 +623,121 @@ test_forward (gconstpointer data)
   rm_rf (tmp);
 }
 
+/* A two-step sweep written the way `attnscope-cli sweep` does it: the runs through the capture
+ * API, then /sweep; read back, and the alpha 0 step's diagnostics equal the base model's. */
+static void
+test_sweep_file (void)
+{
+  g_autofree char *base = fixture_dir ("llama");
+  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tuned = g_build_filename (tmp, "tuned", NULL);
+  g_autofree char *path = g_build_filename (tmp, "sweep.h5", NULL);
+  const char      *tuned_list[] = { tuned, NULL };
+  char            *tuned_strv[] = { tuned, NULL };
+  double           values[2] = { 0.0, 1.0 };      /* [S] */
+  gint32           runs[2] = { 0, 1 };            /* [S, P] with P = 1 */
+  AtsDiagResults  *results[2] = { NULL, NULL };   /* [S * P] */
+  gint32           ids[10] = { 1, 5, 9, 2, 7, 3, 11, 4, 8, 6 };
+  const char      *pieces[11] = { "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtsMerge) merge = NULL;
+  g_autoptr (AtsModel) base_model = ats_model_load (base, &error);
+  g_autoptr (AtsSweepInfo) back = NULL;
+  g_autoptr (AtsDiagResults) base_res = NULL;
+  AtsCaptureFile  *file;
+  AtsCaptureOptions copts;
+  AtsDiagParams    dparams;
+  AtsMergeParams   params;
+  AtsSweepInfo     info = { 0 };
+
+  g_assert_no_error (error);
+  write_variant (base, tuned, perturb_noise, GUINT_TO_POINTER (3));
+  merge = ats_merge_new (base, tuned_list, &error);
+  g_assert_no_error (error);
+  ats_merge_params_init_default (&params);
+  ats_capture_options_init_default (&copts);
+  copts.store_maps = FALSE;
+  ats_diag_params_init_default (&dparams);
+  file = ats_capture_file_create (path, base_model, FALSE, &error);
+  g_assert_no_error (error);
+  for (guint s = 0; s < 3; s++)
+    {
+      g_autoptr (AtsModel) m = NULL;
+      g_autoptr (AtsDiagnostics) diag = ats_diagnostics_new (2, 4, 10, &dparams);
+      AtsObserver      *observers[] = { ats_diagnostics_get_observer (diag), NULL, NULL };
+      AtsForwardOptions fopts = { 0 };
+
+      params.alpha = s < 2 ? values[s] : 0.0;
+      m = s < 2 ? ats_merge_build_model (merge, &params, &error) : ats_model_ref (base_model);
+      g_assert_no_error (error);
+      fopts.n_threads = 1;
+      fopts.observers = observers;
+      if (s < 2)
+        {
+          observers[1] = ats_capture_file_get_observer (file);
+          g_assert_true (ats_capture_file_begin_run (file, "p", ids, pieces, 10, &copts, &error));
+        }
+      g_assert_true (ats_forward_run (m, ids, 10, &fopts, NULL, &error));
+      if (s < 2)
+        {
+          results[s] = ats_diagnostics_finish (diag, &error);
+          g_assert_true (ats_capture_file_write_run_metrics (file, s, results[s], &error));
+          g_assert_true (ats_capture_file_end_run (file, TRUE, &error));
+        }
+      else
+        base_res = ats_diagnostics_finish (diag, &error);
+      g_assert_no_error (error);
+    }
+  g_assert_true (ats_capture_file_close (file, &error));
+
+  info.method = ATS_MERGE_LINEAR;
+  info.parameter = (char *) "alpha";
+  info.n_steps = 2;
+  info.values = values;
+  info.n_prompts = 1;
+  info.runs = runs;
+  info.alpha = NAN;
+  info.lambda = 1.0;
+  info.density = 0.2;
+  info.base = base;
+  info.tuned = tuned_strv;
+  g_assert_true (ats_sweep_file_annotate (path, &info, results, &error));
+  g_assert_no_error (error);
+  g_assert_false (ats_sweep_file_annotate (path, &info, results, &error));
+  g_assert_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_FORMAT);
+  g_clear_error (&error);
+
+  back = ats_sweep_file_read_info (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (back->method, ==, ATS_MERGE_LINEAR);
+  g_assert_cmpstr (back->parameter, ==, "alpha");
+  g_assert_cmpuint (back->n_steps, ==, 2);
+  g_assert_cmpuint (back->n_prompts, ==, 1);
+  g_assert_cmpfloat (back->values[1], ==, 1.0);
+  g_assert_cmpint (back->runs[1], ==, 1);
+  g_assert_cmpstr (back->tuned[0], ==, tuned);
+  g_assert_null (back->tuned[1]);
+  g_assert_null (back->only);
+  g_assert_true (isnan (back->alpha));
+
+  /* the capture side is intact and the alpha 0 step is the base model */
+  file = ats_capture_file_open (path, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ats_capture_file_get_n_runs (file), ==, 2);
+  {
+    g_autoptr (AtsDiagResults) r0 = ats_capture_file_read_run_metrics (file, 0, &error);
+    g_autoptr (AtsDiagResults) r1 = ats_capture_file_read_run_metrics (file, 1, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpmem (r0->entropy, 8 * sizeof (float), base_res->entropy, 8 * sizeof (float));
+    g_assert_true (memcmp (r1->entropy, base_res->entropy, 8 * sizeof (float)) != 0);
+  }
+  ats_capture_file_close (file, NULL);
+  ats_diag_results_free (results[0]);
+  ats_diag_results_free (results[1]);
+  rm_rf (tmp);
+}
+
 /* --- the writer ----------------------------------------------------------------------------- */
 
 static void
@@ -966,6 +1083,7 @@ main (int argc, char **argv)
       g_test_add_data_func (path, fixtures[i], test_forward);
     }
   g_test_add_func ("/merge/sharded-output", test_sharded_output);
+  g_test_add_func ("/merge/sweep-file", test_sweep_file);
   g_test_add_func ("/merge/writer/shards", test_writer_shards);
   g_test_add_func ("/merge/writer/abandon", test_writer_abandon);
   g_test_add_func ("/merge/bad-inputs", test_bad_inputs);

@@ -575,6 +575,7 @@ test_malformed (void)
   g_assert_cmpint (ids[0], ==, 2);
 
   /* Missing files and folders. */
+  g_clear_pointer (&tok, ats_tokenizer_unref);
   tok = ats_tokenizer_load ("/nonexistent/tokenizer.json", &error);
   g_assert_null (tok);
   g_assert_error (error, ATS_TOKENIZER_ERROR, ATS_TOKENIZER_ERROR_IO);
