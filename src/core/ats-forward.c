@@ -9,11 +9,11 @@
  */
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
 #include "attnscope/ats-forward.h"
 #include "ats-model-private.h"
+#include "ats-parallel-private.h"
 
 /* Provided by OpenBLAS (not declared by every cblas.h). */
 extern void openblas_set_num_threads (int num_threads);
@@ -69,7 +69,6 @@ linear (const AtsLinear *lin, const float *x, guint T, float *y)
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, lin->out, lin->in, 1.0f, x, lin->in,
                  lin->w, lin->out, 0.0f, y, lin->out);
   if (lin->b != NULL)
-#pragma omp parallel for schedule(static)
     for (guint t = 0; t < T; t++)
       {
         float *row = y + (gsize) t * lin->out;
@@ -83,7 +82,6 @@ static void
 norm_rows (const AtsModelConfig *c, const AtsNorm *n, const float *x, guint T, float *out)
 {
   guint D = c->d_model;
-#pragma omp parallel for schedule(static)
   for (guint t = 0; t < T; t++)
     {
       const float *xr = x + (gsize) t * D;
@@ -125,7 +123,6 @@ rope (float *x, guint T, guint n_heads, guint hs, guint rot, double theta)
   g_autofree double *inv_freq = g_new (double, half);
   for (guint d = 0; d < half; d++)
     inv_freq[d] = 1.0 / pow (theta, (2.0 * d) / rot);
-#pragma omp parallel for schedule(static)
   for (guint t = 0; t < T; t++)
     {
       float cs[2 * half]; /* cos, sin of position t */
@@ -295,53 +292,72 @@ check_cancel (Forward *fw, GError **error)
 
 /* Attention of layer @l: row blocks in order; within a block the heads run in parallel, each
  * worker with its own [R, T] buffers and single-threaded BLAS calls. */
+typedef struct
+{
+  Forward        *fw;
+  const AtsLayer *layer;
+  guint           l, pass, r0, R;
+  guint           next_head; /* dynamic scheduling over heads */
+  GError         *error;     /* first failure */
+} HeadsJob;
+
+/* One worker: takes heads one at a time; @slot picks its private [R, T] buffers. */
+static void
+attention_heads (guint begin, guint end, guint slot, gpointer data)
+{
+  HeadsJob             *job = data;
+  Forward              *fw = job->fw;
+  const AtsModelConfig *c = &fw->model->config;
+  guint                 T = fw->T, H = c->n_heads, Hkv = c->n_kv_heads, hs = c->head_dim;
+  guint                 g_size = H / Hkv, R = job->R, r0 = job->r0;
+  float                *scores = fw->scores + (gsize) slot * fw->row_block * T;
+  float                *probs = fw->probs + (gsize) slot * fw->row_block * T;
+  guint                 hh;
+
+  while ((hh = _ats_parallel_next (&job->next_head)) < H)
+    {
+      if (g_atomic_pointer_get (&job->error) != NULL)
+        return;
+      attention_rows (fw, job->layer, hh, r0, R, scores, probs);
+      GError *local = NULL;
+      if (fw->n_observers > 0 && !deliver (fw, job->l, hh, job->pass, r0, R, scores, probs, &local))
+        {
+          if (!g_atomic_pointer_compare_and_exchange (&job->error, NULL, local))
+            g_error_free (local);
+          return;
+        }
+      if (job->pass == 0)
+        {
+          /* att[r0:r0+R, hh] = probs[R, n_keys] . v[n_keys, g] */
+          guint n_keys = r0 + R;
+          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, R, hs, n_keys, 1.0f, probs, T,
+                       fw->v + (gsize) (hh / g_size) * hs, Hkv * hs, 0.0f,
+                       fw->att + ((gsize) r0 * H + hh) * hs, H * hs);
+        }
+    }
+}
+
+/* Attention of layer @l: row blocks in order; within a block the heads run in parallel, each
+ * worker with its own [R, T] buffers and single-threaded BLAS calls. */
 static gboolean
 attention_layer (Forward *fw, guint l, GError **error)
 {
-  const AtsModelConfig *c = &fw->model->config;
-  const AtsLayer       *layer = &fw->model->layers[l];
-  guint                 T = fw->T, H = c->n_heads, Hkv = c->n_kv_heads, hs = c->head_dim;
-  guint                 g_size = H / Hkv;
-  gboolean              ok = TRUE;
+  guint    T = fw->T;
+  gboolean ok = TRUE;
 
   openblas_set_num_threads (1);
   for (guint pass = 0; ok && pass < (fw->second_pass ? 2u : 1u); pass++)
     for (guint r0 = 0; ok && r0 < T; r0 += fw->row_block)
       {
-        guint   R = MIN (fw->row_block, T - r0);
-        GError *first_error = NULL;
-#pragma omp parallel for num_threads(fw->n_threads) schedule(dynamic, 1)
-        for (guint hh = 0; hh < H; hh++)
+        HeadsJob job = { fw, &fw->model->layers[l], l, pass, r0, MIN (fw->row_block, T - r0) };
+        _ats_parallel_for (fw->n_threads, fw->n_threads, attention_heads, &job);
+        if (job.error != NULL)
           {
-            int    tid = omp_get_thread_num ();
-            float *scores = fw->scores + (gsize) tid * fw->row_block * T;
-            float *probs = fw->probs + (gsize) tid * fw->row_block * T;
-            if (g_atomic_pointer_get (&first_error) != NULL)
-              continue;
-            attention_rows (fw, layer, hh, r0, R, scores, probs);
-            GError *local = NULL;
-            if (fw->n_observers > 0 && !deliver (fw, l, hh, pass, r0, R, scores, probs, &local))
-              {
-                if (!g_atomic_pointer_compare_and_exchange (&first_error, NULL, local))
-                  g_error_free (local);
-                continue;
-              }
-            if (pass == 0)
-              {
-                /* att[r0:r0+R, hh] = probs[R, n_keys] . v[n_keys, g] */
-                guint n_keys = r0 + R;
-                cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, R, hs, n_keys, 1.0f, probs,
-                             T, fw->v + (gsize) (hh / g_size) * hs, Hkv * hs, 0.0f,
-                             fw->att + ((gsize) r0 * H + hh) * hs, H * hs);
-              }
-          }
-        if (first_error != NULL)
-          {
-            g_propagate_error (error, first_error);
+            g_propagate_error (error, job.error);
             ok = FALSE;
             break;
           }
-        fw->progress_done = l + 0.5 * (double) (r0 + R) / T;
+        fw->progress_done = l + 0.5 * (double) (r0 + job.R) / T;
         ok = check_cancel (fw, error);
       }
   openblas_set_num_threads (fw->n_threads);
@@ -394,31 +410,40 @@ project_qkv (Forward *fw, const AtsLayer *layer)
     }
 }
 
+typedef struct
+{
+  float   *a, *b; /* [T * F] */
+  gboolean swiglu, gelu_tanh;
+} ActJob;
+
+static void
+activate_range (guint begin, guint end, guint slot, gpointer data)
+{
+  ActJob *job = data;
+  if (job->swiglu)
+    for (guint i = begin; i < end; i++)
+      job->a[i] = silu (job->a[i]) * job->b[i];
+  else
+    for (guint i = begin; i < end; i++)
+      job->a[i] = gelu (job->a[i], job->gelu_tanh);
+}
+
 /* out[T, D] = MLP(in[T, D]) */
 static void
 mlp (Forward *fw, const AtsLayer *layer, const float *in, float *out)
 {
   const AtsModelConfig *c = &fw->model->config;
   guint                 T = fw->T, F = c->d_ff;
-  gsize                 n = (gsize) T * F;
-  if (c->arch == ATS_ARCH_LLAMA)
+  ActJob                job = { fw->ff1, fw->ff2, c->arch == ATS_ARCH_LLAMA, fw->model->gelu_tanh };
+  if (job.swiglu)
     {
       linear (&layer->gate, in, T, fw->ff1);
       linear (&layer->up, in, T, fw->ff2);
-#pragma omp parallel for schedule(static)
-      for (gsize i = 0; i < n; i++)
-        fw->ff1[i] = silu (fw->ff1[i]) * fw->ff2[i];
-      linear (&layer->down, fw->ff1, T, out);
     }
   else
-    {
-      gboolean approx = fw->model->gelu_tanh;
-      linear (&layer->fc, in, T, fw->ff1);
-#pragma omp parallel for schedule(static)
-      for (gsize i = 0; i < n; i++)
-        fw->ff1[i] = gelu (fw->ff1[i], approx);
-      linear (&layer->proj, fw->ff1, T, out);
-    }
+    linear (&layer->fc, in, T, fw->ff1);
+  _ats_parallel_for (T * F, fw->n_threads, activate_range, &job);
+  linear (job.swiglu ? &layer->down : &layer->proj, fw->ff1, T, out);
 }
 
 static gboolean
@@ -557,20 +582,17 @@ ats_forward_run (AtsModel                *model,
         {
           /* x = x + attn(ln1(x)) + mlp(ln2(x)) */
           norm_rows (c, &layer->mlp_norm, fw.x, T, fw.h);
-#pragma omp parallel for schedule(static)
           for (gsize i = 0; i < TD; i++)
             fw.x[i] += fw.tmp[i];
           mlp (&fw, layer, fw.h, fw.tmp);
         }
       else
         {
-#pragma omp parallel for schedule(static)
           for (gsize i = 0; i < TD; i++)
             fw.x[i] += fw.tmp[i];
           norm_rows (c, &layer->mlp_norm, fw.x, T, fw.h);
           mlp (&fw, layer, fw.h, fw.tmp);
         }
-#pragma omp parallel for schedule(static)
       for (gsize i = 0; i < TD; i++)
         fw.x[i] += fw.tmp[i];
       fw.progress_done = l + 1;

@@ -618,8 +618,14 @@ ats_merge_describe (AtsMerge *self, const AtsMergeParams *params)
 
 /* --- the kernels ---------------------------------------------------------------------------- */
 
-typedef gboolean (*SinkFunc) (gconstpointer data, gsize n_bytes, gpointer user_data,
-                              GError **error);
+/* Where merged chunks go: get() hands out room for @n_bytes (at most CHUNK elements), commit()
+ * takes it back filled. */
+typedef struct
+{
+  guint8 *(*get) (gpointer self, gsize n_bytes);
+  gboolean (*commit) (gpointer self, guint8 *data, gsize n_bytes, GError **error);
+  gpointer self;
+} Sink;
 
 /* Rounds @n float32 values into @dtype at @dst (little-endian). */
 static void
@@ -675,10 +681,11 @@ typedef struct
   const AtsTensorInfo **tuned; /* [K] */
   guint                 n_tuned;
   gsize                 esize;
-  float                *bf;    /* [CHUNK] base */
-  float               **tf;    /* [K][CHUNK] tuned */
+  float                *bf;    /* [CHUNK] base, widened */
+  float               **tf;    /* [K][CHUNK] tuned, widened */
+  const float          *bp;    /* [CHUNK] the base chunk: bf, or the mapping itself (F32) */
+  const float         **tp;    /* [K][CHUNK] the tuned chunks likewise */
   float                *rf;    /* [CHUNK] result, float32 */
-  guint8               *out;   /* [CHUNK * esize] result, stored dtype */
   /* ties: per tuned model the magnitude threshold and how many entries equal to it are kept
    * (the first ones in flat index order), and a running count of those seen */
   double               *thr;       /* [K] */
@@ -696,8 +703,8 @@ job_clear (Job *job)
     for (guint k = 0; k < job->n_tuned; k++)
       g_free (job->tf[k]);
   g_free (job->tf);
+  g_free (job->tp);
   g_free (job->rf);
-  g_free (job->out);
   g_free (job->tuned);
   g_free (job->thr);
   g_free (job->eq_keep);
@@ -706,29 +713,42 @@ job_clear (Job *job)
   g_free (job->keep_none);
 }
 
-/* Loads elements [start, start + n) of every input into the float buffers. */
+/* Elements [start, start + n) of @info as float32: the mapping itself for aligned
+ * little-endian F32 data, else the widened copy in @buf. */
+static const float *
+chunk_f32 (const AtsTensorInfo *info, gsize esize, gsize start, gsize n, float *buf)
+{
+  const guint8 *src = info->data + start * esize;
+
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+  if (info->dtype == ATS_DTYPE_F32 && ((guintptr) src % sizeof (float)) == 0)
+    return (const float *) src;
+#endif
+  ats_convert_to_f32 (info->dtype, src, n, buf);
+  return buf;
+}
+
+/* Loads elements [start, start + n) of every input. */
 static void
 job_load (Job *job, gsize start, gsize n)
 {
-  ats_convert_to_f32 (job->base->dtype, job->base->data + start * job->esize, n, job->bf);
+  job->bp = chunk_f32 (job->base, job->esize, start, n, job->bf);
   for (guint k = 0; k < job->n_tuned; k++)
-    ats_convert_to_f32 (job->tuned[k]->dtype, job->tuned[k]->data + start * job->esize, n,
-                        job->tf[k]);
+    job->tp[k] = chunk_f32 (job->tuned[k], job->esize, start, n, job->tf[k]);
 }
 
 /* Loads elements [start, start + n) of base and tuned model @k. */
 static void
 job_load_one (Job *job, guint k, gsize start, gsize n)
 {
-  ats_convert_to_f32 (job->base->dtype, job->base->data + start * job->esize, n, job->bf);
-  ats_convert_to_f32 (job->tuned[k]->dtype, job->tuned[k]->data + start * job->esize, n,
-                      job->tf[k]);
+  job->bp = chunk_f32 (job->base, job->esize, start, n, job->bf);
+  job->tp[k] = chunk_f32 (job->tuned[k], job->esize, start, n, job->tf[k]);
 }
 
 static void
 kernel_linear (Job *job, double alpha, gsize n)
 {
-  const float *b = job->bf, *t = job->tf[0];
+  const float *b = job->bp, *t = job->tp[0];
   float       *r = job->rf;
   double       beta = 1.0 - alpha;
 
@@ -739,7 +759,7 @@ kernel_linear (Job *job, double alpha, gsize n)
 static void
 kernel_task_arithmetic (Job *job, double lambda, gsize n)
 {
-  const float *b = job->bf;
+  const float *b = job->bp;
   float       *r = job->rf;
 
   for (gsize i = 0; i < n; i++)
@@ -747,7 +767,7 @@ kernel_task_arithmetic (Job *job, double lambda, gsize n)
       double bi = b[i], sum = 0.0;
 
       for (guint k = 0; k < job->n_tuned; k++)
-        sum += (double) job->tf[k][i] - bi;
+        sum += (double) job->tp[k][i] - bi;
       r[i] = (float) (bi + lambda * sum);
     }
 }
@@ -756,7 +776,7 @@ kernel_task_arithmetic (Job *job, double lambda, gsize n)
 static void
 kernel_ties (Job *job, double lambda, gsize n)
 {
-  const float *b = job->bf;
+  const float *b = job->bp;
   float       *r = job->rf;
   guint        K = job->n_tuned;
   double       kept[16]; /* [K] trimmed deltas of this element (K <= 16 checked earlier) */
@@ -768,7 +788,7 @@ kernel_ties (Job *job, double lambda, gsize n)
 
       for (guint k = 0; k < K; k++)
         {
-          double d = (double) job->tf[k][i] - bi, m = fabs (d);
+          double d = (double) job->tp[k][i] - bi, m = fabs (d);
           gboolean keep;
 
           if (job->keep_all[k])
@@ -882,7 +902,7 @@ ties_prepare (Job *job, guint k, double density, GError **error)
 
       job_load_one (job, k, start, c);
       for (gsize i = 0; i < c; i++)
-        mag[start + i] = (float) fabs ((double) job->tf[k][i] - (double) job->bf[i]);
+        mag[start + i] = (float) fabs ((double) job->tp[k][i] - (double) job->bp[i]);
     }
   thr_f = select_descending_f (mag, n, n_keep - 1);
   for (gsize i = 0; i < n; i++)
@@ -898,7 +918,7 @@ ties_prepare (Job *job, guint k, double density, GError **error)
       job_load_one (job, k, start, c);
       for (gsize i = 0; i < c; i++)
         {
-          double m = fabs ((double) job->tf[k][i] - (double) job->bf[i]);
+          double m = fabs ((double) job->tp[k][i] - (double) job->bp[i]);
 
           if ((float) m == thr_f)
             g_array_append_val (cand, m);
@@ -919,8 +939,7 @@ merge_tensor (AtsMerge             *self,
               const AtsMergeParams *params,
               const char           *name,
               gboolean              release,
-              SinkFunc              sink,
-              gpointer              sink_data,
+              const Sink           *sink,
               GError              **error)
 {
   Job   job = { 0 };
@@ -943,7 +962,10 @@ merge_tensor (AtsMerge             *self,
         {
           gsize c = MIN (CHUNK, n - start);
 
-          ok = sink (job.base->data + start * job.esize, c * job.esize, sink_data, error);
+          guint8 *out = sink->get (sink->self, c * job.esize);
+
+          memcpy (out, job.base->data + start * job.esize, c * job.esize);
+          ok = sink->commit (sink->self, out, c * job.esize, error);
           if (release)
             _ats_release_pages (job.base->data + start * job.esize, c * job.esize);
         }
@@ -959,6 +981,7 @@ merge_tensor (AtsMerge             *self,
     }
   job.tuned = g_new0 (const AtsTensorInfo *, job.n_tuned);
   job.tf = g_new0 (float *, job.n_tuned);
+  job.tp = g_new0 (const float *, job.n_tuned);
   for (guint k = 0; k < job.n_tuned; k++)
     {
       job.tuned[k] = ats_checkpoint_lookup (self->tuned->pdata[k], name);
@@ -966,7 +989,6 @@ merge_tensor (AtsMerge             *self,
     }
   job.bf = g_new (float, CHUNK);
   job.rf = g_new (float, CHUNK);
-  job.out = g_new (guint8, CHUNK * job.esize);
   job.thr = g_new0 (double, job.n_tuned);
   job.eq_keep = g_new0 (gint64, job.n_tuned);
   job.eq_seen = g_new0 (gint64, job.n_tuned);
@@ -980,6 +1002,8 @@ merge_tensor (AtsMerge             *self,
   for (gsize start = 0; ok && start < n; start += CHUNK)
     {
       gsize c = MIN (CHUNK, n - start);
+
+      guint8 *out = sink->get (sink->self, c * job.esize);
 
       job_load (&job, start, c);
       switch (params->method)
@@ -995,8 +1019,8 @@ merge_tensor (AtsMerge             *self,
           kernel_ties (&job, params->lambda, c);
           break;
         }
-      store_f32 (job.base->dtype, job.rf, c, job.out);
-      ok = sink (job.out, c * job.esize, sink_data, error);
+      store_f32 (job.base->dtype, job.rf, c, out);
+      ok = sink->commit (sink->self, out, c * job.esize, error);
       if (release)
         {
           _ats_release_pages (job.base->data + start * job.esize, c * job.esize);
@@ -1010,13 +1034,16 @@ merge_tensor (AtsMerge             *self,
 
 /* --- in memory ------------------------------------------------------------------------------ */
 
-static gboolean
-memory_sink (gconstpointer data, gsize n_bytes, gpointer user_data, GError **error)
+static guint8 *
+memory_get (gpointer self, gsize n_bytes)
 {
-  guint8 **cursor = user_data;
+  return *(guint8 **) self;
+}
 
-  memcpy (*cursor, data, n_bytes);
-  *cursor += n_bytes;
+static gboolean
+memory_commit (gpointer self, guint8 *data, gsize n_bytes, GError **error)
+{
+  *(guint8 **) self += n_bytes;
   return TRUE;
 }
 
@@ -1028,8 +1055,9 @@ _ats_merge_tensor_to_memory (AtsMerge             *self,
                              GError              **error)
 {
   guint8 *cursor = dst;
+  Sink    sink = { memory_get, memory_commit, &cursor };
 
-  return merge_tensor (self, params, name, FALSE, memory_sink, &cursor, error);
+  return merge_tensor (self, params, name, FALSE, &sink, error);
 }
 
 float *

@@ -23,6 +23,7 @@ struct _AtsHeatmapView
   double       vmin; /* NaN: auto */
   double       vmax;
   gboolean     causal;
+  gboolean     mark_zeros;
   gboolean     crosshair;
   char        *value_name;
   char        *row_name;
@@ -102,6 +103,7 @@ init_heatmap (AtsHeatmapView *self, AtsHeatmap *heatmap)
 {
   ats_colorize_init_heatmap (heatmap, self->matrix, self->cmap, self->scale_kind, self->vmin,
                              self->vmax, self->causal);
+  heatmap->mark_zeros = self->mark_zeros;
 }
 
 static void
@@ -439,6 +441,23 @@ build_bar_node (AtsHeatmapView *self, int width, int height)
       cairo_fill (cr);
     }
   ats_colorbar_draw (cr, x, PAD + 12, 14, bar_h, self->cmap, &self->scale, self->value_name, 10.0);
+  if (self->mark_zeros)
+    {
+      /* the swatch of exact zeros, under the bar (the render library's zero colour) */
+      double sy = PAD + 12 + bar_h + 8;
+
+      cairo_set_source_rgb (cr, 1, 1, 1);
+      cairo_rectangle (cr, x, sy, 14, 10);
+      cairo_fill_preserve (cr);
+      cairo_set_source_rgb (cr, 0.4, 0.4, 0.4);
+      cairo_set_line_width (cr, 1.0);
+      cairo_stroke (cr);
+      cairo_select_font_face (cr, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+      cairo_set_font_size (cr, 10.0);
+      cairo_set_source_rgb (cr, 0.13, 0.13, 0.13);
+      cairo_move_to (cr, x + 18, sy + 9);
+      cairo_show_text (cr, "exactly 0");
+    }
   cairo_destroy (cr);
 
   return gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
@@ -939,6 +958,27 @@ ats_heatmap_view_set_causal (AtsHeatmapView *self, gboolean causal)
   resolve_scale (self);
   drop_data_cache (self);
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+ats_heatmap_view_set_mark_zeros (AtsHeatmapView *self, gboolean mark_zeros)
+{
+  g_return_if_fail (ATS_IS_HEATMAP_VIEW (self));
+
+  mark_zeros = !!mark_zeros;
+  if (self->mark_zeros == mark_zeros)
+    return;
+  self->mark_zeros = mark_zeros;
+  drop_data_cache (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+gboolean
+ats_heatmap_view_get_mark_zeros (AtsHeatmapView *self)
+{
+  g_return_val_if_fail (ATS_IS_HEATMAP_VIEW (self), FALSE);
+
+  return self->mark_zeros;
 }
 
 void

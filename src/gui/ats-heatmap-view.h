@@ -37,6 +37,10 @@ void ats_heatmap_view_set_range (AtsHeatmapView *self, double vmin, double vmax)
 void ats_heatmap_view_get_scale (AtsHeatmapView *self, AtsScale *scale);
 /* Square causal map: cells above the diagonal are drawn masked. Default TRUE. */
 void     ats_heatmap_view_set_causal (AtsHeatmapView *self, gboolean causal);
+/* Visible exact zeros drawn in the render library's zero colour (white), as Elastic-Softmax
+ * figures do. Default FALSE. */
+void     ats_heatmap_view_set_mark_zeros (AtsHeatmapView *self, gboolean mark_zeros);
+gboolean ats_heatmap_view_get_mark_zeros (AtsHeatmapView *self);
 void     ats_heatmap_view_set_crosshair (AtsHeatmapView *self, gboolean crosshair);
 gboolean ats_heatmap_view_get_crosshair (AtsHeatmapView *self);
 /* "weight" for attention, "difference" for compare maps. */

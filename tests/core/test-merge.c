@@ -282,6 +282,59 @@ test_reference (void)
   rm_rf (tmp);
 }
 
+static void
+write_floats (const char *dir, const float *v, gint64 n)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtsSafetensorsWriter) w
+    = ats_safetensors_writer_new (dir, ATS_SAFETENSORS_WRITER_NONE, &error);
+
+  g_assert_true (ats_safetensors_writer_add_tensor (w, "w", ATS_DTYPE_F32, 1, &n, &error));
+  g_assert_true (ats_safetensors_writer_begin (w, &error));
+  g_assert_true (ats_safetensors_writer_write (w, v, n * sizeof (float), &error));
+  g_assert_true (ats_safetensors_writer_finish (w, &error));
+}
+
+/* TIES ranks magnitudes in float64 even where they round to the same float32: |1 - 2^-30| and
+ * |1 - 0| are both 1.0f, but only the second is the largest. Equal magnitudes go to the lower
+ * index. */
+static void
+test_ties_precision (void)
+{
+  g_autofree char *tmp = make_tmp ();
+  g_autofree char *b = g_build_filename (tmp, "b", NULL);
+  g_autofree char *t = g_build_filename (tmp, "t", NULL);
+  const char      *tl[] = { t, NULL };
+  float base[6] = { 0x1p-30f, 0, 0, 0, 0, 0 };          /* [6] */
+  float tuned[6] = { 1.0f, 1.0f, 0.5f, -0.5f, 0.5f, 0 }; /* [6] */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtsMerge) merge = NULL;
+  g_autofree float *out = NULL;
+  AtsMergeParams p;
+
+  write_floats (b, base, 6);
+  write_floats (t, tuned, 6);
+  merge = ats_merge_new (b, tl, &error);
+  g_assert_no_error (error);
+  ats_merge_params_init_default (&p);
+  p.method = ATS_MERGE_TIES;
+  p.density = 1.0 / 6.0; /* keeps 1 */
+  out = ats_merge_compute_f32 (merge, &p, "w", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (out[0], ==, 0x1p-30f);
+  g_assert_cmpfloat (out[1], ==, 1.0f);
+  g_assert_cmpfloat (out[2], ==, 0.0f);
+  g_clear_pointer (&out, g_free);
+  p.density = 0.5; /* keeps 3: indices 1, 0, then the first of the three 0.5 magnitudes */
+  out = ats_merge_compute_f32 (merge, &p, "w", NULL, &error);
+  g_assert_cmpfloat (out[0], ==, 1.0f);
+  g_assert_cmpfloat (out[1], ==, 1.0f);
+  g_assert_cmpfloat (out[2], ==, 0.5f);
+  g_assert_cmpfloat (out[3], ==, 0.0f);
+  g_assert_cmpfloat (out[4], ==, 0.0f);
+  rm_rf (tmp);
+}
+
 /* The selection filter and the classification of names of every family. */
 static void
 test_classify (void)
@@ -1073,6 +1126,7 @@ main (int argc, char **argv)
 
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/merge/reference", test_reference);
+  g_test_add_func ("/merge/ties-precision", test_ties_precision);
   g_test_add_func ("/merge/classify", test_classify);
   g_test_add_func ("/merge/filter", test_filter);
   g_test_add_func ("/merge/diff", test_diff);

@@ -62,7 +62,7 @@ CFG = dict(
     seq_len=128,  # tokens per training sequence, BOS included
 )
 TRAIN = dict(
-    steps=1200,
+    steps=1000,
     batch=16,
     lr=3e-3,
     min_lr=3e-4,
