@@ -5,9 +5,10 @@
  * rows [row_start, row_start + n_rows) of the [T, T] map, each row of stride T with the causally
  * invisible entries (j > i) set to 0. A full T x T matrix of one head never has to exist at once.
  *
- * Observers that need the complete first pass over a layer before they can finish it (sink sets
- * for underload/overload) set `second_pass`: after every head of the layer has been delivered
- * with pass = 0, the same rows are recomputed and delivered again with pass = 1.
+ * Observers that need every row of a head before they can finish it (sink sets for
+ * underload/overload) set `second_pass`: the head's rows are delivered again with pass = 1 after
+ * all its pass-0 rows — straight away from the same buffer when one block holds the whole map,
+ * otherwise recomputed after every head of the layer has been delivered with pass = 0.
  */
 #pragma once
 

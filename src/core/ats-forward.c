@@ -334,6 +334,14 @@ attention_heads (guint begin, guint end, guint slot, gpointer data)
                        fw->v + (gsize) (hh / g_size) * hs, Hkv * hs, 0.0f,
                        fw->att + ((gsize) r0 * H + hh) * hs, H * hs);
         }
+      /* A single block holds every row of the head: its second pass needs no recomputation. */
+      if (job->pass == 0 && fw->second_pass && R == T &&
+          !deliver (fw, job->l, hh, 1, r0, R, scores, probs, &local))
+        {
+          if (!g_atomic_pointer_compare_and_exchange (&job->error, NULL, local))
+            g_error_free (local);
+          return;
+        }
     }
 }
 
@@ -346,7 +354,8 @@ attention_layer (Forward *fw, guint l, GError **error)
   gboolean ok = TRUE;
 
   openblas_set_num_threads (1);
-  for (guint pass = 0; ok && pass < (fw->second_pass ? 2u : 1u); pass++)
+  guint n_passes = fw->second_pass && fw->row_block < T ? 2 : 1;
+  for (guint pass = 0; ok && pass < n_passes; pass++)
     for (guint r0 = 0; ok && r0 < T; r0 += fw->row_block)
       {
         HeadsJob job = { fw, &fw->model->layers[l], l, pass, r0, MIN (fw->row_block, T - r0) };

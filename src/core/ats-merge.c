@@ -681,6 +681,7 @@ typedef struct
   const AtsTensorInfo **tuned; /* [K] */
   guint                 n_tuned;
   gsize                 esize;
+  gboolean              release; /* drop input pages once read (streaming to disk) */
   float                *bf;    /* [CHUNK] base, widened */
   float               **tf;    /* [K][CHUNK] tuned, widened */
   const float          *bp;    /* [CHUNK] the base chunk: bf, or the mapping itself (F32) */
@@ -743,6 +744,15 @@ job_load_one (Job *job, guint k, gsize start, gsize n)
 {
   job->bp = chunk_f32 (job->base, job->esize, start, n, job->bf);
   job->tp[k] = chunk_f32 (job->tuned[k], job->esize, start, n, job->tf[k]);
+}
+
+static void
+job_release_one (Job *job, guint k, gsize start, gsize n)
+{
+  if (!job->release)
+    return;
+  _ats_release_pages (job->base->data + start * job->esize, n * job->esize);
+  _ats_release_pages (job->tuned[k]->data + start * job->esize, n * job->esize);
 }
 
 static void
@@ -903,6 +913,7 @@ ties_prepare (Job *job, guint k, double density, GError **error)
       job_load_one (job, k, start, c);
       for (gsize i = 0; i < c; i++)
         mag[start + i] = (float) fabs ((double) job->tp[k][i] - (double) job->bp[i]);
+      job_release_one (job, k, start, c);
     }
   thr_f = select_descending_f (mag, n, n_keep - 1);
   for (gsize i = 0; i < n; i++)
@@ -923,6 +934,7 @@ ties_prepare (Job *job, guint k, double density, GError **error)
           if ((float) m == thr_f)
             g_array_append_val (cand, m);
         }
+      job_release_one (job, k, start, c);
     }
   thr_d = select_descending_d ((double *) cand->data, cand->len, need - 1);
   for (guint i = 0; i < cand->len; i++)
@@ -955,6 +967,7 @@ merge_tensor (AtsMerge             *self,
     }
   n = (gsize) job.base->numel;
   job.esize = ats_dtype_size (job.base->dtype);
+  job.release = release;
 
   if (!ats_merge_selects (self, params, name))
     {
@@ -1103,6 +1116,10 @@ ats_merge_compute_f32 (AtsMerge             *self,
 
 /* --- to disk -------------------------------------------------------------------------------- */
 
+/* The output side runs on its own thread: merged chunks are handed over in a ring of
+ * N_BUFFERS buffers, so computing the next chunk overlaps with write(2) of the last one. */
+#define N_BUFFERS 4
+
 typedef struct
 {
   AtsSafetensorsWriter       *writer;
@@ -1110,14 +1127,79 @@ typedef struct
   guint64                     total;
   guint64                     done;
   gboolean                    cancelled;
+  GThread                    *thread;
+  GAsyncQueue                *full;  /* Chunk*, a Chunk with data == NULL ends the thread */
+  GAsyncQueue                *empty; /* guint8* buffers of CHUNK * 4 bytes */
+  guint8                     *buffers[N_BUFFERS]; /* [N_BUFFERS][CHUNK * 4] */
+  GMutex                      lock;
+  GError                     *write_error; /* first error of the writer thread */
 } WriteState;
 
-static gboolean
-writer_sink (gconstpointer data, gsize n_bytes, gpointer user_data, GError **error)
+typedef struct
+{
+  guint8 *data;
+  gsize   n_bytes;
+} Chunk;
+
+static gpointer
+writer_thread (gpointer user_data)
 {
   WriteState *ws = user_data;
 
-  if (!ats_safetensors_writer_write (ws->writer, data, n_bytes, error))
+  for (;;)
+    {
+      Chunk   *c = g_async_queue_pop (ws->full);
+      guint8  *data = c->data;
+      gsize    n = c->n_bytes;
+      gboolean failed;
+
+      g_free (c);
+      if (data == NULL)
+        break;
+      g_mutex_lock (&ws->lock);
+      failed = ws->write_error != NULL;
+      g_mutex_unlock (&ws->lock);
+      if (!failed)
+        {
+          GError *error = NULL;
+
+          if (!ats_safetensors_writer_write (ws->writer, data, n, &error))
+            {
+              g_mutex_lock (&ws->lock);
+              ws->write_error = error;
+              g_mutex_unlock (&ws->lock);
+            }
+        }
+      g_async_queue_push (ws->empty, data);
+    }
+  return NULL;
+}
+
+static guint8 *
+writer_get (gpointer self, gsize n_bytes)
+{
+  WriteState *ws = self;
+
+  return g_async_queue_pop (ws->empty);
+}
+
+static gboolean
+writer_commit (gpointer self, guint8 *data, gsize n_bytes, GError **error)
+{
+  WriteState *ws = self;
+  Chunk      *c = g_new (Chunk, 1);
+  gboolean    failed;
+
+  c->data = data;
+  c->n_bytes = n_bytes;
+  g_async_queue_push (ws->full, c);
+  g_mutex_lock (&ws->lock);
+  failed = ws->write_error != NULL;
+  if (failed)
+    g_set_error_literal (error, ws->write_error->domain, ws->write_error->code,
+                         ws->write_error->message);
+  g_mutex_unlock (&ws->lock);
+  if (failed)
     return FALSE;
   ws->done += n_bytes;
   if (ws->options->progress != NULL
@@ -1129,6 +1211,42 @@ writer_sink (gconstpointer data, gsize n_bytes, gpointer user_data, GError **err
       return FALSE;
     }
   return TRUE;
+}
+
+static void
+writer_start (WriteState *ws)
+{
+  g_mutex_init (&ws->lock);
+  ws->full = g_async_queue_new ();
+  ws->empty = g_async_queue_new ();
+  for (guint i = 0; i < N_BUFFERS; i++)
+    {
+      ws->buffers[i] = g_malloc (CHUNK * sizeof (float));
+      g_async_queue_push (ws->empty, ws->buffers[i]);
+    }
+  ws->thread = g_thread_new ("ats-merge-writer", writer_thread, ws);
+}
+
+/* Waits for the writer thread; returns its error, if any. */
+static gboolean
+writer_stop (WriteState *ws, GError **error)
+{
+  Chunk   *end = g_new0 (Chunk, 1);
+  gboolean ok = TRUE;
+
+  g_async_queue_push (ws->full, end);
+  g_thread_join (ws->thread);
+  if (ws->write_error != NULL)
+    {
+      ok = FALSE;
+      g_propagate_error (error, ws->write_error);
+    }
+  for (guint i = 0; i < N_BUFFERS; i++)
+    g_free (ws->buffers[i]);
+  g_async_queue_unref (ws->full);
+  g_async_queue_unref (ws->empty);
+  g_mutex_clear (&ws->lock);
+  return ok;
 }
 
 /* Files of a model folder other than weights that a merged folder needs. */
@@ -1239,8 +1357,17 @@ ats_merge_write (AtsMerge                   *self,
   ws.writer = writer;
   ws.options = options;
   ws.total = ats_safetensors_writer_get_n_bytes (writer);
-  for (guint i = 0; local_error == NULL && i < order->len; i++)
-    merge_tensor (self, params, order->pdata[i], TRUE, writer_sink, &ws, &local_error);
+  if (local_error == NULL)
+    {
+      Sink              sink = { writer_get, writer_commit, &ws };
+      g_autoptr (GError) thread_error = NULL;
+
+      writer_start (&ws);
+      for (guint i = 0; local_error == NULL && i < order->len; i++)
+        merge_tensor (self, params, order->pdata[i], TRUE, &sink, &local_error);
+      if (!writer_stop (&ws, &thread_error) && local_error == NULL)
+        local_error = g_steal_pointer (&thread_error);
+    }
 
   /* config, generation config and tokenizer files of base */
   if (local_error == NULL && g_file_test (self->base_dir, G_FILE_TEST_IS_DIR))

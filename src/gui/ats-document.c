@@ -1,6 +1,7 @@
 /* ats-document.c */
 #include "ats-document.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "ats-io-private.h"
@@ -570,6 +571,101 @@ ats_document_load_metrics_finish (AtsDocument *self, GAsyncResult *result, GErro
 
 /* --- thumbnails --- */
 
+/* Thumbnails of maps larger than this are read in blocks of THUMB_BLOCK_ROWS query rows (one
+ * chunk row of the core's [128, 128] chunks) and pooled as they arrive, so a thumbnail never
+ * holds a whole [T, T] head in memory. */
+#define THUMB_BLOCK_MIN_TOKENS 1024
+#define THUMB_BLOCK_ROWS 128
+
+/* block index of every input index, n -> out (as ats_matrix_new_max_pooled) */
+static void
+pool_index_map (guint n, guint out, guint *map /* [n] */)
+{
+  for (guint p = 0; p < out; p++)
+    {
+      guint i0 = (guint) ((guint64) p * n / out);
+      guint i1 = MAX (i0 + 1, (guint) ((guint64) (p + 1) * n / out));
+
+      for (guint i = i0; i < i1 && i < n; i++)
+        map[i] = p;
+    }
+}
+
+static AtsMatrix *
+read_thumbnail_blocked (AtsDocument  *self,
+                        guint         run,
+                        guint         layer,
+                        guint         head,
+                        guint         max_size,
+                        GCancellable *cancellable,
+                        GError      **error)
+{
+  const AtsCaptureRun *r = g_ptr_array_index (self->runs, run);
+  guint                T = r->n_tokens;
+  guint                size = MIN (T, max_size);
+  g_autofree guint    *map = g_new (guint, T);                                 /* [T] */
+  g_autofree float    *block = g_try_new (float, (gsize) THUMB_BLOCK_ROWS *T); /* [B, T] */
+  float               *out = g_new (float, (gsize) size * size);               /* [size, size] */
+
+  if (block == NULL)
+    {
+      g_free (out);
+      g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_IO,
+                   "%s: not enough memory to read rows of a %u x %u map", self->path, T, T);
+      return NULL;
+    }
+
+  pool_index_map (T, size, map);
+  for (gsize k = 0; k < (gsize) size * size; k++)
+    out[k] = -INFINITY;
+
+  for (guint row0 = 0; row0 < T; row0 += THUMB_BLOCK_ROWS)
+    {
+      guint n_rows = MIN (THUMB_BLOCK_ROWS, T - row0);
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
+          !ats_capture_file_read_rows (self->file, run, layer, head, row0, n_rows, block, error))
+        {
+          g_free (out);
+          return NULL;
+        }
+      for (guint i = 0; i < n_rows; i++)
+        {
+          const float *src = block + (gsize) i * T;                  /* [T] */
+          float       *dst = out + (gsize) map[row0 + i] * size;     /* [size] */
+
+          for (guint j = 0; j < T; j++)
+            if (src[j] > dst[map[j]])
+              dst[map[j]] = src[j];
+        }
+    }
+
+  return ats_matrix_new_take (size, size, out);
+}
+
+static AtsMatrix *
+read_thumbnail (AtsDocument  *self,
+                guint         run,
+                guint         layer,
+                guint         head,
+                guint         max_size,
+                GCancellable *cancellable,
+                GError      **error)
+{
+  const AtsCaptureRun *r = g_ptr_array_index (self->runs, run);
+  g_autoptr (AtsMatrix) full = NULL;
+
+  if (r->n_tokens > THUMB_BLOCK_MIN_TOKENS && r->n_tokens > max_size)
+    return read_thumbnail_blocked (self, run, layer, head, max_size, cancellable, error);
+
+  full = read_head (self, run, layer, head, error);
+  if (full == NULL)
+    return NULL;
+  if (full->n_rows <= max_size && full->n_cols <= max_size)
+    return g_steal_pointer (&full);
+  return ats_matrix_new_max_pooled (full, max_size);
+}
+
 /* Heads of layers [layer0, layer1), max-pooled, appended to @out. */
 static gboolean
 read_pooled_heads (AtsDocument  *self,
@@ -586,7 +682,7 @@ read_pooled_heads (AtsDocument  *self,
   for (guint l = layer0; l < layer1; l++)
     for (guint h = 0; h < H; h++)
       {
-        g_autoptr (AtsMatrix) full = NULL;
+        AtsMatrix *m;
 
         if (g_cancellable_set_error_if_cancelled (cancellable, error))
           return FALSE;
@@ -597,38 +693,37 @@ read_pooled_heads (AtsDocument  *self,
             continue;
           }
 
-        full = read_head (self, run, l, h, error);
-        if (full == NULL)
+        m = read_thumbnail (self, run, l, h, max_size, cancellable, error);
+        if (m == NULL)
           return FALSE;
-        if (full->n_rows <= max_size && full->n_cols <= max_size)
-          g_ptr_array_add (out, g_steal_pointer (&full));
-        else
-          g_ptr_array_add (out, ats_matrix_new_max_pooled (full, max_size));
+        g_ptr_array_add (out, m);
       }
 
   return TRUE;
 }
 
 static void
-load_thumbnails_thread (GTask        *task,
-                        gpointer      source_object,
-                        gpointer      task_data,
-                        GCancellable *cancellable)
+load_thumbnail_thread (GTask        *task,
+                       gpointer      source_object,
+                       gpointer      task_data,
+                       GCancellable *cancellable)
 {
   AtsDocument    *self = source_object;
   AtsDocumentJob *job = task_data;
-  g_autoptr (GPtrArray) thumbs = NULL;
-  GError *error = NULL;
+  GError         *error = NULL;
+  AtsMatrix      *m;
 
-  thumbs = g_ptr_array_new_with_free_func (ats_matrix_unref0);
-  if (!read_pooled_heads (self, job->run, job->layer, job->layer + 1, job->max_size, thumbs,
-                          cancellable, &error))
+  if (!check_head (self, job, &error))
     {
       g_task_return_error (task, error);
       return;
     }
 
-  g_task_return_pointer (task, g_steal_pointer (&thumbs), (GDestroyNotify) g_ptr_array_unref);
+  m = read_thumbnail (self, job->run, job->layer, job->head, job->max_size, cancellable, &error);
+  if (m == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, m, (GDestroyNotify) ats_matrix_unref);
 }
 
 static void
@@ -686,13 +781,14 @@ ats_document_load_maps_finish (AtsDocument *self, GAsyncResult *result, GError *
 }
 
 void
-ats_document_load_thumbnails_async (AtsDocument        *self,
-                                    guint               run,
-                                    guint               layer,
-                                    guint               max_size,
-                                    GCancellable       *cancellable,
-                                    GAsyncReadyCallback callback,
-                                    gpointer            user_data)
+ats_document_load_thumbnail_async (AtsDocument        *self,
+                                   guint               run,
+                                   guint               layer,
+                                   guint               head,
+                                   guint               max_size,
+                                   GCancellable       *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer            user_data)
 {
   g_autoptr (GTask) task = NULL;
   AtsDocumentJob *job;
@@ -703,16 +799,71 @@ ats_document_load_thumbnails_async (AtsDocument        *self,
   job = g_new0 (AtsDocumentJob, 1);
   job->run = run;
   job->layer = layer;
+  job->head = head;
   job->max_size = max_size;
 
   task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, ats_document_load_thumbnails_async);
+  g_task_set_source_tag (task, ats_document_load_thumbnail_async);
   g_task_set_task_data (task, job, g_free);
-  _ats_io_run_task (task, ATS_IO_PRIORITY_THUMBNAILS, load_thumbnails_thread);
+  _ats_io_run_task (task, ATS_IO_PRIORITY_THUMBNAILS, load_thumbnail_thread);
 }
 
-GPtrArray *
-ats_document_load_thumbnails_finish (AtsDocument *self, GAsyncResult *result, GError **error)
+AtsMatrix *
+ats_document_load_thumbnail_finish (AtsDocument *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- Lazy Attention parameters --- */
+
+static void
+load_lazy_tau_thread (GTask        *task,
+                      gpointer      source_object,
+                      gpointer      task_data,
+                      GCancellable *cancellable)
+{
+  AtsDocument    *self = source_object;
+  AtsDocumentJob *job = task_data;
+  GError         *error = NULL;
+  float          *tau = NULL;
+  float          *bias = NULL;
+  guint           window = 0;
+
+  if (!ats_capture_file_read_run_lazy (self->file, job->run, &tau, &bias, &window, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_free (bias);
+  g_task_return_pointer (task, tau, g_free);
+}
+
+void
+ats_document_load_lazy_tau_async (AtsDocument        *self,
+                                  guint               run,
+                                  GCancellable       *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer            user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  AtsDocumentJob *job;
+
+  g_return_if_fail (ATS_IS_DOCUMENT (self));
+  g_return_if_fail (run < self->runs->len);
+
+  job = g_new0 (AtsDocumentJob, 1);
+  job->run = run;
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ats_document_load_lazy_tau_async);
+  g_task_set_task_data (task, job, g_free);
+  _ats_io_run_task (task, ATS_IO_PRIORITY_METRICS, load_lazy_tau_thread);
+}
+
+float *
+ats_document_load_lazy_tau_finish (AtsDocument *self, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 

@@ -56,17 +56,30 @@ void ats_document_load_metrics_async (AtsDocument         *self,
 AtsDiagResults *
 ats_document_load_metrics_finish (AtsDocument *self, GAsyncResult *result, GError **error);
 
-/* Max-pooled thumbnails (at most @max_size square) of every head of @layer: a GPtrArray of
- * AtsMatrix (NULL entries for heads the file does not hold). */
-void ats_document_load_thumbnails_async (AtsDocument        *self,
+/* A max-pooled thumbnail (at most @max_size square) of one head. Runs at the lowest I/O
+ * priority, one head per job, so that opening a head never waits behind a layer of thumbnails.
+ * Maps of more than 1024 tokens are read in blocks of query rows and pooled as they arrive
+ * (never a whole [T, T] head in memory). */
+void       ats_document_load_thumbnail_async (AtsDocument        *self,
+                                              guint               run,
+                                              guint               layer,
+                                              guint               head,
+                                              guint               max_size,
+                                              GCancellable       *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer            user_data);
+AtsMatrix *ats_document_load_thumbnail_finish (AtsDocument  *self,
+                                               GAsyncResult *result,
+                                               GError      **error);
+
+/* lazy/tau of a run (Lazy Attention captures): [L, H], newly allocated;
+ * ATS_CAPTURE_ERROR_MISSING when the run has none. */
+void   ats_document_load_lazy_tau_async (AtsDocument        *self,
                                          guint               run,
-                                         guint               layer,
-                                         guint               max_size,
                                          GCancellable       *cancellable,
                                          GAsyncReadyCallback callback,
                                          gpointer            user_data);
-GPtrArray *
-ats_document_load_thumbnails_finish (AtsDocument *self, GAsyncResult *result, GError **error);
+float *ats_document_load_lazy_tau_finish (AtsDocument *self, GAsyncResult *result, GError **error);
 
 /* Every head of a run, max-pooled to at most @max_size (full maps when T <= @max_size):
  * a GPtrArray of L * H AtsMatrix (NULL entries for heads the file does not hold). */

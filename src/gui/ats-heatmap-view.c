@@ -437,7 +437,8 @@ build_bar_node (AtsHeatmapView *self, int width, int height)
     {
       /* the renderer draws dark text for paper; give it a light card on dark themes */
       cairo_set_source_rgba (cr, 1, 1, 1, 0.92);
-      cairo_rectangle (cr, width - COLORBAR_W + 2, PAD, COLORBAR_W - 4, bar_h + 24);
+      cairo_rectangle (cr, width - COLORBAR_W + 2, PAD, COLORBAR_W - 4,
+                       bar_h + (self->mark_zeros ? 44 : 24));
       cairo_fill (cr);
     }
   ats_colorbar_draw (cr, x, PAD + 12, 14, bar_h, self->cmap, &self->scale, self->value_name, 10.0);
