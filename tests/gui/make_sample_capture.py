@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes small attnscope capture files (REFERENCE §4, format_version 1) for the GUI tests.
 
-Usage: make_sample_capture.py OUT.h5 [--kind softmax|elastic] [--layers L] [--heads H]
+Usage: make_sample_capture.py OUT.h5 [--kind softmax|elastic|uniform] [--layers L] [--heads H]
                               [--runs N] [--dtype f16|f32] [--no-metrics]
        make_sample_capture.py OUT.h5 --corrupt     (an HDF5 file that is not a capture)
        make_sample_capture.py OUT.h5 --garbage     (bytes that are not HDF5 at all)
@@ -11,6 +11,10 @@ The maps are synthetic but deterministic, with one recognisable pattern per head
   head % 4 == 1  previous token
   head % 4 == 2  self (diagonal)
   head % 4 == 3  close to uniform
+--kind uniform makes every row of every head exactly uniform (1/i over the i visible keys; with
+--dtype f32 the stored value is float32(1/i), which the what-if transform at tau = -1 sends to
+exactly 0).  --kind elastic also writes lazy/tau [L, H] (tau_h = -1 + 0.1 h, the values its
+maps were made with) and a zero lazy/bias [L, H, 8], as a Lazy Attention capture does.
 Metrics are computed from the maps with the formulas of REFERENCE §3 (numpy), so they are
 consistent with what is drawn.  Needs h5py and numpy (Debian: python3-h5py, python3-numpy).
 """
@@ -43,6 +47,10 @@ def make_maps(n_layers, n_heads, n_tokens, kind, seed):
     i_idx = np.arange(n_tokens)[:, None]
     j_idx = np.arange(n_tokens)[None, :]
     visible = j_idx <= i_idx
+    if kind == "uniform":
+        for i in range(n_tokens):
+            A[:, :, i, : i + 1] = 1.0 / (i + 1)
+        return A
     for l in range(n_layers):
         for h in range(n_heads):
             pattern = h % 4
@@ -159,7 +167,7 @@ def write_capture(path, kind, n_layers, n_heads, n_runs, dtype, with_metrics):
     m.attrs["d_model"] = np.int32(d_model)
     m.attrs["head_dim"] = np.int32(d_model // n_heads)
     m.attrs["vocab_size"] = np.int32(256)
-    m.attrs["attention"] = kind
+    m.attrs["attention"] = "elastic" if kind == "elastic" else "softmax"
     m.attrs["source"] = "synthetic (tests/gui/make_sample_capture.py)"
     m.attrs["config_json"] = json.dumps({"model_type": "llama", "num_hidden_layers": n_layers,
                                          "num_attention_heads": n_heads, "hidden_size": d_model})
@@ -181,6 +189,11 @@ def write_capture(path, kind, n_layers, n_heads, n_runs, dtype, with_metrics):
                               compression_opts=1)
         for axis, label in enumerate(("layer", "head", "query", "key")):
             ds.dims[axis].label = label
+        if kind == "elastic":
+            lz = g.create_group("lazy")
+            tau = np.array([[-1.0 + 0.1 * h for h in range(n_heads)] for _ in range(n_layers)])
+            lz.create_dataset("tau", data=tau.astype(np.float32))
+            lz.create_dataset("bias", data=np.zeros((n_layers, n_heads, 8), dtype=np.float32))
         rng = np.random.default_rng(99 + r)
         hidden = [rng.normal(0, 1, (T, d_model)) for _ in range(n_layers + 1)]
         for l, x in enumerate(hidden):
@@ -202,7 +215,7 @@ def write_capture(path, kind, n_layers, n_heads, n_runs, dtype, with_metrics):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
-    ap.add_argument("--kind", default="softmax", choices=["softmax", "elastic"])
+    ap.add_argument("--kind", default="softmax", choices=["softmax", "elastic", "uniform"])
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--runs", type=int, default=2)

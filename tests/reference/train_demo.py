@@ -724,7 +724,8 @@ def fixture_outputs(model, ids):
     return attn, pre, logits
 
 
-def export(work):
+def export(work, root=ROOT):
+    """Writes root/data/models/demo-* and root/tests/reference/fixtures/demo-*."""
     torch.set_num_threads(1)
     data = prepare(work)
     tok, enc = load_tokenizer(work)
@@ -733,7 +734,8 @@ def export(work):
     tok_cfg = {"bos_token": BOS, "add_bos_token": True, "add_eos_token": False,
                "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 4096}
     ids = [bos_id] + enc.encode(FIXTURE_PROMPT)
-    fx_dir = os.path.join(HERE, "fixtures")
+    fx_dir = os.path.join(root, "tests", "reference", "fixtures")
+    os.makedirs(fx_dir, exist_ok=True)
     summary = {"unigram_entropy_val": h_val, "unigram_train_ce_val": ce_uni}
     for variant in ("softmax", "lazy"):
         s = torch.load(os.path.join(work, variant, "ckpt.pt"))
@@ -757,7 +759,7 @@ def export(work):
             cfg = dict(common, model_type="lazy_attention", architectures=["LazyAttentionForCausalLM"],
                        num_heads=c["num_heads"], num_kv_heads=c["num_kv_heads"], norm_eps=c["norm_eps"],
                        window_size=c["window_size"], hidden_act="swish")
-        d = os.path.join(ROOT, "data", "models", "demo-" + variant)
+        d = os.path.join(root, "data", "models", "demo-" + variant)
         os.makedirs(d, exist_ok=True)
         for f in os.listdir(d):
             os.remove(os.path.join(d, f))
@@ -806,6 +808,7 @@ def main():
     ap.add_argument("--prepare", action="store_true", help="only prepare corpus and tokenizer")
     ap.add_argument("--bench", type=int, default=0, help="time N training steps (no checkpoint)")
     ap.add_argument("--work", default="/tmp/ats-train")
+    ap.add_argument("--root", default=ROOT, help="--export: write under this tree instead of the repository")
     a = ap.parse_args()
     if a.prepare:
         prepare(a.work)
@@ -824,7 +827,7 @@ def main():
                 o.step()
             print(f"lazy={lazy}: {(time.time() - t0) / a.bench:.3f} s/step, loss {loss.item():.3f}", flush=True)
     elif a.export:
-        export(a.work)
+        export(a.work, a.root)
     elif a.variant:
         train(a.variant, a.work)
     else:
