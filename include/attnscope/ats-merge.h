@@ -19,8 +19,9 @@
  * tensor's dtype. Tensors outside the `only` filter are copied from base byte for byte.
  *
  * Streaming: a merge to disk holds a few MiB of buffers for linear and task arithmetic, and for
- * ties one double per element of the tensor being merged, whatever the model size; inputs are
- * memory-mapped and the pages already merged are released from the process as it goes.
+ * ties one float32 per element of the tensor being merged (plus the entries whose magnitude
+ * rounds to the threshold), whatever the model size. Inputs are memory-mapped and the pages
+ * already merged are released from the process as it goes; writing runs on its own thread.
  */
 #pragma once
 
@@ -61,7 +62,7 @@ typedef enum
 /* Classifies a tensor by its name (GPT-2, LLaMA family, GPT-NeoX and fla naming, with or
  * without "transformer." / "model." prefixes, weights and biases alike). @layer receives the
  * block index, or -1 for tensors outside the blocks (embeddings, final norm, LM head). */
-AtsTensorKind  ats_tensor_kind_classify (const char *name, int *layer);
+AtsTensorKind ats_tensor_kind_classify (const char *name, int *layer);
 /* "embeddings", "q", "k", "v", "qkv", "o", "lazy", "gate", "up", "down", "norms", "other" */
 const char    *ats_tensor_kind_to_string (AtsTensorKind kind);
 AtsTensorGroup ats_tensor_kind_get_group (AtsTensorKind kind); /* 0 for OTHER */
@@ -86,7 +87,7 @@ typedef struct
   const char *only;
 } AtsMergeParams;
 
-void        ats_merge_params_init_default (AtsMergeParams *params);
+void ats_merge_params_init_default (AtsMergeParams *params);
 /* "linear", "task-arithmetic", "ties" */
 const char *ats_merge_method_to_string (AtsMergeMethod method);
 gboolean    ats_merge_method_from_string (const char *text, AtsMergeMethod *method);
@@ -99,17 +100,15 @@ typedef struct _AtsMerge AtsMerge;
  * they are mergeable: same model_type / architectures in config.json (when present), same tensor
  * names, shapes and dtypes. Errors: ATS_MERGE_ERROR_MISMATCH naming the tensor or config key,
  * checkpoint errors as they come. */
-AtsMerge           *ats_merge_new (const char         *base_dir,
-                                   const char *const  *tuned_dirs,
-                                   GError            **error);
-void                ats_merge_free (AtsMerge *self);
-guint               ats_merge_get_n_tuned (AtsMerge *self);
-const char         *ats_merge_get_base_dir (AtsMerge *self);
-const char         *ats_merge_get_tuned_dir (AtsMerge *self, guint index);
+AtsMerge   *ats_merge_new (const char *base_dir, const char *const *tuned_dirs, GError **error);
+void        ats_merge_free (AtsMerge *self);
+guint       ats_merge_get_n_tuned (AtsMerge *self);
+const char *ats_merge_get_base_dir (AtsMerge *self);
+const char *ats_merge_get_tuned_dir (AtsMerge *self, guint index);
 /* Tensor names of base, sorted. */
-const char *const  *ats_merge_get_tensor_names (AtsMerge *self);
+const char *const *ats_merge_get_tensor_names (AtsMerge *self);
 /* Tensors of base of a dtype attnscope cannot read (left out of merges). */
-guint               ats_merge_get_n_unsupported (AtsMerge *self);
+guint ats_merge_get_n_unsupported (AtsMerge *self);
 
 /* Checks the parameters against the inputs (linear needs one tuned model, density in (0, 1],
  * finite numbers, a valid regex). Errors: ATS_MERGE_ERROR_INPUT. */
@@ -118,10 +117,10 @@ gboolean ats_merge_check_params (AtsMerge *self, const AtsMergeParams *params, G
  * ats_merge_check_params(). */
 gboolean ats_merge_selects (AtsMerge *self, const AtsMergeParams *params, const char *name);
 /* Number of tensors selected. */
-guint    ats_merge_count_selected (AtsMerge *self, const AtsMergeParams *params);
+guint ats_merge_count_selected (AtsMerge *self, const AtsMergeParams *params);
 /* The recipe as a JSON object (method, parameters, only, base, tuned), as stored under
  * __metadata__["attnscope_merge"]. */
-char    *ats_merge_describe (AtsMerge *self, const AtsMergeParams *params);
+char *ats_merge_describe (AtsMerge *self, const AtsMergeParams *params);
 
 typedef struct
 {
@@ -143,11 +142,11 @@ gboolean ats_merge_write (AtsMerge                   *self,
 
 /* In memory: the merged tensor @name, rounded to its stored dtype and widened to float32 (the
  * values a model loaded from the merged folder sees). Newly allocated, @n_values elements. */
-float    *ats_merge_compute_f32 (AtsMerge             *self,
-                                 const AtsMergeParams *params,
-                                 const char           *name,
-                                 gsize                *n_values,
-                                 GError              **error);
+float *ats_merge_compute_f32 (AtsMerge             *self,
+                              const AtsMergeParams *params,
+                              const char           *name,
+                              gsize                *n_values,
+                              GError              **error);
 /* In memory: a complete merged model, equal to ats_model_load() of the folder that
  * ats_merge_write() would produce (no files are written). The base model is loaded once and
  * kept by @self as the template. */

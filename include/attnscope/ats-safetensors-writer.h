@@ -17,8 +17,8 @@
  * Layout of every file: 8-byte little-endian header length, JSON header (with __metadata__
  * first, padded with spaces so the data section starts at a multiple of 8), then the tensors
  * back to back in declaration order. Shards are named model-0000i-of-0000n.safetensors; a new
- * shard starts when the next tensor would push the current one past the size limit (a tensor
- * larger than the limit gets a shard of its own). Files are not fsync'ed.
+ * shard starts when the next tensor would push the current one's tensor data past the size limit (a
+ * tensor larger than the limit gets a shard of its own). Files are not fsync'ed.
  */
 #pragma once
 
@@ -40,13 +40,13 @@ typedef struct _AtsSafetensorsWriter AtsSafetensorsWriter;
 
 /* Checks @out_dir (absent, or with FORCE a folder of plain files) and creates the temporary
  * folder beside it. Errors: ATS_CHECKPOINT_ERROR_IO naming the path. */
-AtsSafetensorsWriter *ats_safetensors_writer_new (const char               *out_dir,
-                                                  AtsSafetensorsWriterFlags flags,
-                                                  GError                  **error);
+AtsSafetensorsWriter *
+ats_safetensors_writer_new (const char *out_dir, AtsSafetensorsWriterFlags flags, GError **error);
 /* Deletes the temporary folder unless finish() succeeded. */
-void                  ats_safetensors_writer_free (AtsSafetensorsWriter *self);
+void ats_safetensors_writer_free (AtsSafetensorsWriter *self);
 
-/* Largest shard in bytes (tensor data plus header); 0 = never shard. Before begin(). */
+/* Largest tensor data per shard in bytes (headers not counted, as in Hugging Face's
+ * max_shard_size); 0 = never shard. Before begin(). */
 void ats_safetensors_writer_set_shard_bytes (AtsSafetensorsWriter *self, guint64 max_bytes);
 /* A __metadata__ entry of every shard ("format": "pt" is always written). Before begin(). */
 void ats_safetensors_writer_set_metadata (AtsSafetensorsWriter *self,

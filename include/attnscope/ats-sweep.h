@@ -34,15 +34,15 @@ typedef struct
   gboolean       maps;  /* attention maps stored */
 } AtsSweepInfo;
 
-void          ats_sweep_info_free (AtsSweepInfo *info);
+void ats_sweep_info_free (AtsSweepInfo *info);
 
 /* Adds /sweep to the closed capture file at @path: attributes, values [S], runs [S, P] and the
  * summaries computed from @results ([S * P], entries may be NULL for runs not captured). Errors:
  * ATS_CAPTURE_ERROR_IO (cannot open or write), ATS_CAPTURE_ERROR_FORMAT (/sweep exists). */
-gboolean      ats_sweep_file_annotate (const char            *path,
-                                       const AtsSweepInfo    *info,
-                                       AtsDiagResults *const *results,
-                                       GError               **error);
+gboolean ats_sweep_file_annotate (const char            *path,
+                                  const AtsSweepInfo    *info,
+                                  AtsDiagResults *const *results,
+                                  GError               **error);
 /* Reads /sweep back. ATS_CAPTURE_ERROR_MISSING when the file is a capture without /sweep,
  * ATS_CAPTURE_ERROR_FORMAT for another format or version. */
 AtsSweepInfo *ats_sweep_file_read_info (const char *path, GError **error);

@@ -24,16 +24,16 @@ typedef struct
   AtsTensorKind kind;
   guint         n_tensors;
   guint64       n_params;
-  double        base_sq;  /* sum b^2 */
-  double        other_sq; /* sum o^2 */
-  double        delta_sq; /* sum d^2 */
+  double        base_sq;        /* sum b^2 */
+  double        other_sq;       /* sum o^2 */
+  double        delta_sq;       /* sum d^2 */
   double        dot_base_other; /* sum b o */
   double        dot_delta_base; /* sum d b */
   /* derived */
-  double        delta_l2;
-  double        relative;
-  double        cos_other_base;
-  double        cos_delta_base;
+  double delta_l2;
+  double relative;
+  double cos_other_base;
+  double cos_delta_base;
 } AtsWeightDiffRow;
 
 typedef struct
@@ -63,11 +63,10 @@ void           ats_weight_diff_free (AtsWeightDiff *diff);
 /* A table (aligned columns) or CSV with a header line:
  * layer,kind,n_tensors,n_params,delta_l2,base_l2,relative,cos_other_base,cos_delta_base
  * (layer -1 = outside the blocks). */
-GString       *ats_weight_diff_format (const AtsWeightDiff *diff, gboolean csv);
+GString *ats_weight_diff_format (const AtsWeightDiff *diff, gboolean csv);
 /* The layers x kinds matrix of @metric for a heatmap: [n_layers, ATS_TENSOR_KIND_N], NaN where a
  * layer has no tensor of that kind. Newly allocated. */
-float         *ats_weight_diff_get_layer_matrix (const AtsWeightDiff *diff,
-                                                 AtsWeightDiffMetric  metric);
+float *ats_weight_diff_get_layer_matrix (const AtsWeightDiff *diff, AtsWeightDiffMetric metric);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtsWeightDiff, ats_weight_diff_free)
 

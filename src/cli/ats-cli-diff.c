@@ -25,12 +25,13 @@ ats_cli_diff_main (int argc, char **argv)
       NULL },
     { NULL }
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("- compare the weights of two checkpoints");
+  g_autoptr (GOptionContext) ctx =
+      g_option_context_new ("- compare the weights of two checkpoints");
   g_option_context_set_summary (
-    ctx, "For every layer and tensor kind (weights and biases together; fused qkv as qkv):\n"
-         "|delta| = ||other - base||, relative = |delta| / ||base||, cos(o,b) = cosine of other\n"
-         "and base, cos(d,b) = cosine of the delta and base (> 0: the weights grew along\n"
-         "themselves). Sums are float64.");
+      ctx, "For every layer and tensor kind (weights and biases together; fused qkv as qkv):\n"
+           "|delta| = ||other - base||, relative = |delta| / ||base||, cos(o,b) = cosine of other\n"
+           "and base, cos(d,b) = cosine of the delta and base (> 0: the weights grew along\n"
+           "themselves). Sums are float64.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {

@@ -63,10 +63,17 @@ parse_size (const char *text, guint64 *out)
     const char *suffix;
     guint64     factor;
   } units[] = {
-    { "KiB", 1024ull }, { "MiB", 1024ull * 1024 }, { "GiB", 1024ull * 1024 * 1024 },
-    { "KB", 1000ull },  { "MB", 1000ull * 1000 },  { "GB", 1000ull * 1000 * 1000 },
-    { "K", 1000ull },   { "M", 1000ull * 1000 },   { "G", 1000ull * 1000 * 1000 },
-    { "B", 1 },         { "", 1 },
+    { "KiB", 1024ull },
+    { "MiB", 1024ull * 1024 },
+    { "GiB", 1024ull * 1024 * 1024 },
+    { "KB", 1000ull },
+    { "MB", 1000ull * 1000 },
+    { "GB", 1000ull * 1000 * 1000 },
+    { "K", 1000ull },
+    { "M", 1000ull * 1000 },
+    { "G", 1000ull * 1000 * 1000 },
+    { "B", 1 },
+    { "", 1 },
   };
   char  *end = NULL;
   double v = g_ascii_strtod (text, &end);
@@ -126,10 +133,11 @@ ats_cli_merge_main (int argc, char **argv)
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- merge checkpoints");
   g_option_context_set_summary (
-    ctx, "Merges a base checkpoint with fine-tuned ones tensor by tensor (streaming; memory does\n"
-         "not grow with the model) and writes a safetensors checkpoint folder with config and\n"
-         "tokenizer files copied from base and the recipe in __metadata__. Dtypes are kept\n"
-         "(BF16 stays BF16, rounded to nearest even). Arithmetic is float64.");
+      ctx,
+      "Merges a base checkpoint with fine-tuned ones tensor by tensor (streaming; memory does\n"
+      "not grow with the model) and writes a safetensors checkpoint folder with config and\n"
+      "tokenizer files copied from base and the recipe in __metadata__. Dtypes are kept\n"
+      "(BF16 stays BF16, rounded to nearest even). Arithmetic is float64.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {

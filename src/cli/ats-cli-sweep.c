@@ -51,8 +51,8 @@ parse_values (const char *text, guint *n, GError **error)
       a = g_ascii_strtod (parts[0], &e1);
       b = g_ascii_strtod (parts[1], &e2);
       step = g_ascii_strtod (parts[2], &e3);
-      if (*e1 || *e2 || *e3 || e1 == parts[0] || e2 == parts[1] || e3 == parts[2]
-          || !isfinite (a) || !isfinite (b) || !(step > 0) || (b - a) / step > 10000)
+      if (*e1 || *e2 || *e3 || e1 == parts[0] || e2 == parts[1] || e3 == parts[2] ||
+          !isfinite (a) || !isfinite (b) || !(step > 0) || (b - a) / step > 10000)
         goto bad;
       for (guint i = 0; a + i * step <= b + step * 1e-6; i++)
         {
@@ -130,15 +130,13 @@ ats_cli_sweep_main (int argc, char **argv)
       "Task-arithmetic / ties: the lambda values, START:STOP:STEP or a list (--alpha is "
       "accepted as a synonym)",
       "RANGE" },
-    { "density", 'd', 0, G_OPTION_ARG_DOUBLE, &params.density, "Ties density (default 0.2)",
-      "D" },
+    { "density", 'd', 0, G_OPTION_ARG_DOUBLE, &params.density, "Ties density (default 0.2)", "D" },
     { "only", 0, 0, G_OPTION_ARG_STRING, &only,
       "Merge only attention, mlp, embeddings, norms (comma-separated) or a regex", "SPEC" },
     { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "A text prompt", "TEXT" },
     { "prompts", 0, 0, G_OPTION_ARG_FILENAME, &prompts_file,
       "A file of prompts, one per line (empty lines skipped)", "FILE" },
-    { "maps", 0, 0, G_OPTION_ARG_NONE, &maps, "Also store the attention maps of every step",
-      NULL },
+    { "maps", 0, 0, G_OPTION_ARG_NONE, &maps, "Also store the attention maps of every step", NULL },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output sweep file", "SWEEP.h5" },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace an existing output file", NULL },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N" },
@@ -147,9 +145,9 @@ ats_cli_sweep_main (int argc, char **argv)
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- diagnostics against the merge weight");
   g_option_context_set_summary (
-    ctx, "Builds each merge in memory (no files), runs the prompts through it and writes the\n"
-         "attention diagnostics of every step (and with --maps the attention maps) into one\n"
-         "capture file with a /sweep index (see data/sweep-format.md).");
+      ctx, "Builds each merge in memory (no files), runs the prompts through it and writes the\n"
+           "attention diagnostics of every step (and with --maps the attention maps) into one\n"
+           "capture file with a /sweep index (see data/sweep-format.md).");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {
@@ -179,7 +177,7 @@ ats_cli_sweep_main (int argc, char **argv)
       ats_cli_fail ("sweep: give the values to sweep with %s", linear ? "--alpha" : "--lambda");
       return 2;
     }
-  guint             n_steps = 0;
+  guint              n_steps = 0;
   g_autofree double *values = parse_values (range, &n_steps, &error);
   if (values == NULL)
     {
@@ -275,7 +273,7 @@ ats_cli_sweep_main (int argc, char **argv)
   guint              P = prompts->len;
   g_autofree gint32 *runs = g_new (gint32, (gsize) n_steps * P); /* [S, P] */
   g_autoptr (GPtrArray) results = g_ptr_array_new_with_free_func (
-    (GDestroyNotify) ats_diag_results_free); /* [S * P], NULL where not captured */
+      (GDestroyNotify) ats_diag_results_free); /* [S * P], NULL where not captured */
   for (gsize i = 0; i < (gsize) n_steps * P; i++)
     {
       runs[i] = -1;
@@ -313,23 +311,22 @@ ats_cli_sweep_main (int argc, char **argv)
                        (g_get_monotonic_time () - t0) / 1e6);
               fflush (stderr);
             }
-          ok = ats_capture_file_begin_run (file, pr->text, pr->ids,
-                                           (const char *const *) pr->pieces, pr->n_ids, &copts,
-                                           &error);
+          ok = ats_capture_file_begin_run (
+              file, pr->text, pr->ids, (const char *const *) pr->pieces, pr->n_ids, &copts, &error);
           if (!ok)
             break;
-          g_autoptr (AtsDiagnostics) diag
-            = ats_diagnostics_new (c->n_layers, c->n_heads, pr->n_ids, &dparams);
-          AtsObserver *observers[3]
-            = { ats_capture_file_get_observer (file), ats_diagnostics_get_observer (diag), NULL };
+          g_autoptr (AtsDiagnostics) diag =
+              ats_diagnostics_new (c->n_layers, c->n_heads, pr->n_ids, &dparams);
+          AtsObserver      *observers[3] = { ats_capture_file_get_observer (file),
+                                             ats_diagnostics_get_observer (diag), NULL };
           AtsForwardOptions fopts = { 0 };
           fopts.n_threads = threads;
           fopts.observers = observers;
           fopts.progress = on_progress;
           ok = ats_forward_run (model, pr->ids, pr->n_ids, &fopts, NULL, &error);
           AtsDiagResults *res = ok ? ats_diagnostics_finish (diag, &error) : NULL;
-          ok = ok && res != NULL && ats_capture_file_write_run_metrics (file, run, res, &error)
-               && ats_capture_file_write_run_lazy (file, run, model, &error);
+          ok = ok && res != NULL && ats_capture_file_write_run_metrics (file, run, res, &error) &&
+               ats_capture_file_write_run_lazy (file, run, model, &error);
           g_autoptr (GError) end_error = NULL;
           gboolean ended = ats_capture_file_end_run (file, ok, &end_error);
           if (ok && !ended)
@@ -350,8 +347,8 @@ ats_cli_sweep_main (int argc, char **argv)
   if (tty)
     fprintf (stderr, "\r%*s\r", 78, "");
 
-  gboolean was_interrupted
-    = interrupted || (error && g_error_matches (error, ATS_MODEL_ERROR, ATS_MODEL_ERROR_CANCELLED));
+  gboolean was_interrupted =
+      interrupted || (error && g_error_matches (error, ATS_MODEL_ERROR, ATS_MODEL_ERROR_CANCELLED));
   guint done = 0;
   for (gsize i = 0; i < (gsize) n_steps * P; i++)
     done += runs[i] >= 0;
@@ -386,14 +383,12 @@ ats_cli_sweep_main (int argc, char **argv)
   info.tuned = tuned;
   info.maps = maps;
   g_autoptr (GError) sweep_error = NULL;
-  if (!ats_sweep_file_annotate (out, &info, (AtsDiagResults *const *) results->pdata,
-                                &sweep_error))
+  if (!ats_sweep_file_annotate (out, &info, (AtsDiagResults *const *) results->pdata, &sweep_error))
     return ats_cli_fail ("%s", sweep_error->message);
 
   if (was_interrupted)
     {
-      fprintf (stderr, "attnscope-cli: interrupted: %u of %u runs in %s\n", done, n_steps * P,
-               out);
+      fprintf (stderr, "attnscope-cli: interrupted: %u of %u runs in %s\n", done, n_steps * P, out);
       return 130;
     }
   if (!ok)
@@ -407,8 +402,8 @@ ats_cli_sweep_main (int argc, char **argv)
               "entropy", "first_mass", "underload", "overload");
       for (guint s = 0; s < n_steps; s++)
         {
-          double acc[5] = { 0 };
-          guint  cnt[5] = { 0 };
+          double      acc[5] = { 0 };
+          guint       cnt[5] = { 0 };
           const char *names[4] = { "entropy", "first_token_mass", "underload", "overload" };
 
           for (guint p = 0; p < P; p++)

@@ -17,9 +17,9 @@
 
 typedef struct
 {
-  char  *name;
-  int    layer;  /* -1: a field of AtsModel, else of AtsLayer layers[layer] */
-  gsize  offset; /* of the `const float *` field */
+  char *name;
+  int   layer;  /* -1: a field of AtsModel, else of AtsLayer layers[layer] */
+  gsize offset; /* of the `const float *` field */
 } Slot;
 
 static void
@@ -40,7 +40,7 @@ slot_field (AtsModel *model, const Slot *s)
 }
 
 static void G_GNUC_PRINTF (4, 5)
-add_slot (GPtrArray *slots, int layer, gsize offset, const char *format, ...)
+    add_slot (GPtrArray *slots, int layer, gsize offset, const char *format, ...)
 {
   Slot   *s = g_new0 (Slot, 1);
   va_list args;
@@ -102,8 +102,8 @@ slots_gpt2 (AtsMerge *self, AtsModel *t, GPtrArray *slots)
 static void
 slots_llama (AtsMerge *self, AtsModel *t, GPtrArray *slots)
 {
-  gboolean    fla = has (self, "model.embeddings.weight")
-                 && has (self, "model.layers.0.attn.q_proj.weight");
+  gboolean fla =
+      has (self, "model.embeddings.weight") && has (self, "model.layers.0.attn.q_proj.weight");
   const char *attn = fla ? "attn" : "self_attn";
   const char *ln1 = fla ? "attn_norm" : "input_layernorm";
   const char *ln2 = fla ? "mlp_norm" : "post_attention_layernorm";
@@ -112,7 +112,7 @@ slots_llama (AtsMerge *self, AtsModel *t, GPtrArray *slots)
 
   if (t->config.attention == ATS_ATTENTION_ELASTIC)
     {
-      g_autofree char *n = g_strdup_printf ("model.layers.0.%s.bias", attn);
+      g_autofree char     *n = g_strdup_printf ("model.layers.0.%s.bias", attn);
       const AtsTensorInfo *info = ats_checkpoint_lookup (self->base, n);
 
       if (info == NULL || info->n_dims != 2)

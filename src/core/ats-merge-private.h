@@ -14,13 +14,13 @@ struct _AtsMerge
   GPtrArray     *tuned; /* AtsCheckpoint* */
   guint          n_unsupported;
   /* compiled `only` filter of the last params seen */
-  char          *filter_text;
-  gboolean       filter_all;
-  guint          filter_groups; /* AtsTensorGroup mask, or 0 with a regex */
-  GRegex        *filter_regex;
+  char    *filter_text;
+  gboolean filter_all;
+  guint    filter_groups; /* AtsTensorGroup mask, or 0 with a regex */
+  GRegex  *filter_regex;
   /* in-memory merges */
-  AtsModel      *template_model; /* base, loaded once */
-  GPtrArray     *slots;          /* _AtsMergeSlot*, names of every weight of the template */
+  AtsModel  *template_model; /* base, loaded once */
+  GPtrArray *slots;          /* _AtsMergeSlot*, names of every weight of the template */
 };
 
 /* Merges tensor @name into @dst, which holds numel x dtype-size bytes in the tensor's stored

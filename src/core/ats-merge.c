@@ -101,10 +101,10 @@ ats_tensor_kind_classify (const char *name, int *layer)
   static const char *const gate_names[] = { "gate_proj", "w1", NULL };
   static const char *const up_names[] = { "up_proj", "c_fc", "dense_h_to_4h", "fc1", "w3", NULL };
   static const char *const down_names[] = { "down_proj", "dense_4h_to_h", "fc2", "w2", NULL };
-  static const char *const embed_names[] = { "wte",         "wpe",       "embed_tokens",
-                                             "embeddings",  "embed_in",  "embed_out",
-                                             "lm_head",     "word_embeddings", "tok_embeddings",
-                                             NULL };
+  static const char *const embed_names[] = {
+    "wte",       "wpe",     "embed_tokens",    "embeddings",     "embed_in",
+    "embed_out", "lm_head", "word_embeddings", "tok_embeddings", NULL
+  };
   static const char *const attn_names[] = { "attn", "self_attn", "attention", NULL };
   g_auto (GStrv) parts = g_strsplit (name, ".", -1);
   guint       n = g_strv_length (parts);
@@ -168,8 +168,8 @@ ats_tensor_kind_classify (const char *name, int *layer)
     return ATS_TENSOR_KIND_DOWN;
   if (name_in (module, embed_names))
     return ATS_TENSOR_KIND_EMBEDDING;
-  if (strstr (module, "norm") != NULL || g_str_has_prefix (module, "ln_")
-      || g_str_equal (module, "ln1") || g_str_equal (module, "ln2"))
+  if (strstr (module, "norm") != NULL || g_str_has_prefix (module, "ln_") ||
+      g_str_equal (module, "ln1") || g_str_equal (module, "ln2"))
     return ATS_TENSOR_KIND_NORM;
   return ATS_TENSOR_KIND_OTHER;
 }
@@ -367,8 +367,8 @@ ats_merge_new (const char *base_dir, const char *const *tuned_dirs, GError **err
   if (self->base == NULL)
     return NULL;
   for (guint s = 0; s < ats_checkpoint_get_n_shards (self->base); s++)
-    self->n_unsupported += ats_safetensors_get_n_unsupported (ats_checkpoint_get_shard (self->base,
-                                                                                        s));
+    self->n_unsupported +=
+        ats_safetensors_get_n_unsupported (ats_checkpoint_get_shard (self->base, s));
   for (guint k = 0; tuned_dirs[k] != NULL; k++)
     {
       AtsCheckpoint *t;
@@ -457,7 +457,7 @@ static gboolean
 compile_filter (AtsMerge *self, const char *only, GError **error)
 {
   g_auto (GStrv) parts = NULL;
-  guint groups = 0;
+  guint    groups = 0;
   gboolean all_groups = TRUE;
 
   if (self->filter_text != NULL && g_strcmp0 (self->filter_text, only) == 0)
@@ -550,9 +550,8 @@ ats_merge_selects (AtsMerge *self, const AtsMergeParams *params, const char *nam
     return TRUE;
   if (self->filter_regex != NULL)
     return g_regex_match (self->filter_regex, name, 0, NULL);
-  return (ats_tensor_kind_get_group (ats_tensor_kind_classify (name, NULL))
-          & self->filter_groups)
-         != 0;
+  return (ats_tensor_kind_get_group (ats_tensor_kind_classify (name, NULL)) &
+          self->filter_groups) != 0;
 }
 
 guint
@@ -682,18 +681,19 @@ typedef struct
   guint                 n_tuned;
   gsize                 esize;
   gboolean              release; /* drop input pages once read (streaming to disk) */
-  float                *bf;    /* [CHUNK] base, widened */
-  float               **tf;    /* [K][CHUNK] tuned, widened */
-  const float          *bp;    /* [CHUNK] the base chunk: bf, or the mapping itself (F32) */
-  const float         **tp;    /* [K][CHUNK] the tuned chunks likewise */
-  float                *rf;    /* [CHUNK] result, float32 */
+  float                *bf;      /* [CHUNK] base, widened */
+  float               **tf;      /* [K][CHUNK] tuned, widened */
+  const float          *bp;      /* [CHUNK] the base chunk: bf, or the mapping itself (F32) */
+  const float         **tp;      /* [K][CHUNK] the tuned chunks likewise */
+  float                *rf;      /* [CHUNK] result, float32 */
+  float                *rp;      /* [CHUNK] where the kernels write: rf, or the output (F32) */
   /* ties: per tuned model the magnitude threshold and how many entries equal to it are kept
    * (the first ones in flat index order), and a running count of those seen */
-  double               *thr;       /* [K] */
-  gint64               *eq_keep;   /* [K] */
-  gint64               *eq_seen;   /* [K] */
-  gboolean             *keep_all;  /* [K] */
-  gboolean             *keep_none; /* [K] */
+  double   *thr;       /* [K] */
+  gint64   *eq_keep;   /* [K] */
+  gint64   *eq_seen;   /* [K] */
+  gboolean *keep_all;  /* [K] */
+  gboolean *keep_none; /* [K] */
 } Job;
 
 static void
@@ -767,7 +767,7 @@ static void VECTORIZE
 kernel_linear (Job *job, double alpha, gsize n)
 {
   const float *b = job->bp, *t = job->tp[0];
-  float       *r = job->rf;
+  float       *r = job->rp;
   double       beta = 1.0 - alpha;
 
   for (gsize i = 0; i < n; i++)
@@ -778,7 +778,7 @@ static void VECTORIZE
 kernel_task_arithmetic (Job *job, double lambda, gsize n)
 {
   const float *b = job->bp;
-  float       *r = job->rf;
+  float       *r = job->rp;
 
   if (job->n_tuned == 1)
     {
@@ -803,7 +803,7 @@ static void
 kernel_ties (Job *job, double lambda, gsize n)
 {
   const float *b = job->bp;
-  float       *r = job->rf;
+  float       *r = job->rp;
   guint        K = job->n_tuned;
   double       kept[16]; /* [K] trimmed deltas of this element (K <= 16 checked earlier) */
 
@@ -814,7 +814,7 @@ kernel_ties (Job *job, double lambda, gsize n)
 
       for (guint k = 0; k < K; k++)
         {
-          double d = (double) job->tp[k][i] - bi, m = fabs (d);
+          double   d = (double) job->tp[k][i] - bi, m = fabs (d);
           gboolean keep;
 
           if (job->keep_all[k])
@@ -846,43 +846,43 @@ kernel_ties (Job *job, double lambda, gsize n)
 
 /* Rearranges v[0..n) so that the value of rank @k in descending order (0-based) is at v[k]
  * and returns it: a three-way quickselect (fine with many equal values). */
-#define DEFINE_SELECT_DESCENDING(fname, T)                                                        \
-  static T fname (T *v, gsize n, gsize k)                                                         \
-  {                                                                                               \
-    gsize   lo = 0, hi = n; /* search in [lo, hi) */                                              \
-    guint32 seed = 0x9e3779b9u;                                                                   \
-                                                                                                  \
-    while (hi - lo > 1)                                                                           \
-      {                                                                                           \
-        gsize lt = lo, i = lo, gt = hi;                                                           \
-        T     pivot, tmp;                                                                         \
-                                                                                                  \
-        seed = seed * 1664525u + 1013904223u;                                                     \
-        pivot = v[lo + seed % (hi - lo)];                                                         \
-        /* [lo, lt) > pivot, [lt, i) == pivot, [gt, hi) < pivot */                                \
-        while (i < gt)                                                                            \
-          {                                                                                       \
-            if (v[i] > pivot)                                                                     \
-              {                                                                                   \
-                tmp = v[i], v[i] = v[lt], v[lt] = tmp;                                            \
-                i++, lt++;                                                                        \
-              }                                                                                   \
-            else if (v[i] < pivot)                                                                \
-              {                                                                                   \
-                gt--;                                                                             \
-                tmp = v[i], v[i] = v[gt], v[gt] = tmp;                                            \
-              }                                                                                   \
-            else                                                                                  \
-              i++;                                                                                \
-          }                                                                                       \
-        if (k < lt)                                                                               \
-          hi = lt;                                                                                \
-        else if (k >= gt)                                                                         \
-          lo = gt;                                                                                \
-        else                                                                                      \
-          return pivot;                                                                           \
-      }                                                                                           \
-    return v[k];                                                                                  \
+#define DEFINE_SELECT_DESCENDING(fname, T)                                                         \
+  static T fname (T *v, gsize n, gsize k)                                                          \
+  {                                                                                                \
+    gsize   lo = 0, hi = n; /* search in [lo, hi) */                                               \
+    guint32 seed = 0x9e3779b9u;                                                                    \
+                                                                                                   \
+    while (hi - lo > 1)                                                                            \
+      {                                                                                            \
+        gsize lt = lo, i = lo, gt = hi;                                                            \
+        T     pivot, tmp;                                                                          \
+                                                                                                   \
+        seed = seed * 1664525u + 1013904223u;                                                      \
+        pivot = v[lo + seed % (hi - lo)];                                                          \
+        /* [lo, lt) > pivot, [lt, i) == pivot, [gt, hi) < pivot */                                 \
+        while (i < gt)                                                                             \
+          {                                                                                        \
+            if (v[i] > pivot)                                                                      \
+              {                                                                                    \
+                tmp = v[i], v[i] = v[lt], v[lt] = tmp;                                             \
+                i++, lt++;                                                                         \
+              }                                                                                    \
+            else if (v[i] < pivot)                                                                 \
+              {                                                                                    \
+                gt--;                                                                              \
+                tmp = v[i], v[i] = v[gt], v[gt] = tmp;                                             \
+              }                                                                                    \
+            else                                                                                   \
+              i++;                                                                                 \
+          }                                                                                        \
+        if (k < lt)                                                                                \
+          hi = lt;                                                                                 \
+        else if (k >= gt)                                                                          \
+          lo = gt;                                                                                 \
+        else                                                                                       \
+          return pivot;                                                                            \
+      }                                                                                            \
+    return v[k];                                                                                   \
   }
 
 DEFINE_SELECT_DESCENDING (select_descending_f, float)
@@ -970,15 +970,15 @@ merge_tensor (AtsMerge             *self,
               const Sink           *sink,
               GError              **error)
 {
-  Job   job = { 0 };
-  gsize n;
+  Job      job = { 0 };
+  gsize    n;
   gboolean ok = TRUE;
 
   job.base = ats_checkpoint_lookup (self->base, name);
   if (job.base == NULL)
     {
-      g_set_error (error, ATS_MERGE_ERROR, ATS_MERGE_ERROR_INPUT,
-                   "tensor '%s' is not in base %s", name, self->base_dir);
+      g_set_error (error, ATS_MERGE_ERROR, ATS_MERGE_ERROR_INPUT, "tensor '%s' is not in base %s",
+                   name, self->base_dir);
       return FALSE;
     }
   n = (gsize) job.base->numel;
@@ -1034,6 +1034,10 @@ merge_tensor (AtsMerge             *self,
 
       guint8 *out = sink->get (sink->self, c * job.esize);
 
+      job.rp = job.base->dtype == ATS_DTYPE_F32 && G_BYTE_ORDER == G_LITTLE_ENDIAN &&
+                       (guintptr) out % sizeof (float) == 0
+                   ? (float *) out
+                   : job.rf;
       job_load (&job, start, c);
       switch (params->method)
         {
@@ -1048,7 +1052,8 @@ merge_tensor (AtsMerge             *self,
           kernel_ties (&job, params->lambda, c);
           break;
         }
-      store_f32 (job.base->dtype, job.rf, c, out);
+      if (job.rp != (float *) out)
+        store_f32 (job.base->dtype, job.rf, c, out);
       ok = sink->commit (sink->self, out, c * job.esize, error);
       if (release)
         {
@@ -1218,9 +1223,9 @@ writer_commit (gpointer self, guint8 *data, gsize n_bytes, GError **error)
   if (failed)
     return FALSE;
   ws->done += n_bytes;
-  if (ws->options->progress != NULL
-      && !ws->options->progress (ws->total ? (double) ws->done / ws->total : 1.0,
-                                 ws->options->progress_data))
+  if (ws->options->progress != NULL &&
+      !ws->options->progress (ws->total ? (double) ws->done / ws->total : 1.0,
+                              ws->options->progress_data))
     {
       ws->cancelled = TRUE;
       g_set_error (error, ATS_MERGE_ERROR, ATS_MERGE_ERROR_INPUT, "cancelled");
@@ -1267,10 +1272,18 @@ writer_stop (WriteState *ws, GError **error)
 
 /* Files of a model folder other than weights that a merged folder needs. */
 static const char *const side_files[] = {
-  "config.json",          "generation_config.json", "tokenizer.json",
-  "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-  "vocab.json",           "merges.txt",             "tokenizer.model",
-  "vocab.txt",            "chat_template.jinja",    NULL,
+  "config.json",
+  "generation_config.json",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "added_tokens.json",
+  "vocab.json",
+  "merges.txt",
+  "tokenizer.model",
+  "vocab.txt",
+  "chat_template.jinja",
+  NULL,
 };
 
 static gboolean
@@ -1278,8 +1291,8 @@ same_file (const char *a, const char *b)
 {
   GStatBuf sa, sb;
 
-  return g_stat (a, &sa) == 0 && g_stat (b, &sb) == 0 && sa.st_dev == sb.st_dev
-         && sa.st_ino == sb.st_ino;
+  return g_stat (a, &sa) == 0 && g_stat (b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
 }
 
 /* Base tensors in file order (shard by shard, by data offset): sequential reads. */
@@ -1327,15 +1340,16 @@ ats_merge_write (AtsMerge                   *self,
     return FALSE;
 
   /* never write over an input */
-  if (same_file (out_dir, self->base_dir) || same_file (out_dir, ats_checkpoint_get_dir (self->base)))
+  if (same_file (out_dir, self->base_dir) ||
+      same_file (out_dir, ats_checkpoint_get_dir (self->base)))
     {
       g_set_error (error, ATS_MERGE_ERROR, ATS_MERGE_ERROR_INPUT,
                    "%s: the output folder is the base checkpoint", out_dir);
       return FALSE;
     }
   for (guint k = 0; k < self->tuned->len; k++)
-    if (same_file (out_dir, self->tuned_dirs->pdata[k])
-        || same_file (out_dir, ats_checkpoint_get_dir (self->tuned->pdata[k])))
+    if (same_file (out_dir, self->tuned_dirs->pdata[k]) ||
+        same_file (out_dir, ats_checkpoint_get_dir (self->tuned->pdata[k])))
       {
         g_set_error (error, ATS_MERGE_ERROR, ATS_MERGE_ERROR_INPUT,
                      "%s: the output folder is the tuned checkpoint %s", out_dir,
@@ -1343,18 +1357,16 @@ ats_merge_write (AtsMerge                   *self,
         return FALSE;
       }
 
-  writer = ats_safetensors_writer_new (out_dir,
-                                       options->force ? ATS_SAFETENSORS_WRITER_FORCE
-                                                      : ATS_SAFETENSORS_WRITER_NONE,
-                                       &local_error);
+  writer = ats_safetensors_writer_new (
+      out_dir, options->force ? ATS_SAFETENSORS_WRITER_FORCE : ATS_SAFETENSORS_WRITER_NONE,
+      &local_error);
   if (writer == NULL)
     {
       g_set_error (error, ATS_MERGE_ERROR, ATS_MERGE_ERROR_IO, "%s", local_error->message);
       return FALSE;
     }
-  ats_safetensors_writer_set_shard_bytes (writer, options->shard_bytes
-                                                    ? options->shard_bytes
-                                                    : ATS_SAFETENSORS_DEFAULT_SHARD_BYTES);
+  ats_safetensors_writer_set_shard_bytes (
+      writer, options->shard_bytes ? options->shard_bytes : ATS_SAFETENSORS_DEFAULT_SHARD_BYTES);
   recipe = ats_merge_describe (self, params);
   ats_safetensors_writer_set_metadata (writer, "attnscope_merge", recipe);
 
@@ -1375,7 +1387,7 @@ ats_merge_write (AtsMerge                   *self,
   ws.total = ats_safetensors_writer_get_n_bytes (writer);
   if (local_error == NULL)
     {
-      Sink              sink = { writer_get, writer_commit, &ws };
+      Sink sink = { writer_get, writer_commit, &ws };
       g_autoptr (GError) thread_error = NULL;
 
       writer_start (&ws);

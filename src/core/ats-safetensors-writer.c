@@ -91,8 +91,8 @@ folder_is_flat (const char *dir, GError **error)
 
   if (d == NULL)
     {
-      g_set_error (error, ATS_CHECKPOINT_ERROR, ATS_CHECKPOINT_ERROR_IO, "%s: cannot list: %s",
-                   dir, local_error->message);
+      g_set_error (error, ATS_CHECKPOINT_ERROR, ATS_CHECKPOINT_ERROR_IO, "%s: cannot list: %s", dir,
+                   local_error->message);
       return FALSE;
     }
   while ((name = g_dir_read_name (d)) != NULL)
@@ -145,8 +145,7 @@ ats_safetensors_writer_new (const char *out_dir, AtsSafetensorsWriterFlags flags
   len = strlen (clean);
   while (len > 1 && clean[len - 1] == '/')
     clean[--len] = '\0';
-  if (len == 0 || g_str_equal (clean, "/") || g_str_equal (clean, ".")
-      || g_str_equal (clean, ".."))
+  if (len == 0 || g_str_equal (clean, "/") || g_str_equal (clean, ".") || g_str_equal (clean, ".."))
     {
       g_set_error (error, ATS_CHECKPOINT_ERROR, ATS_CHECKPOINT_ERROR_IO,
                    "'%s' is not usable as an output folder", out_dir);
@@ -236,9 +235,7 @@ ats_safetensors_writer_set_shard_bytes (AtsSafetensorsWriter *self, guint64 max_
 }
 
 void
-ats_safetensors_writer_set_metadata (AtsSafetensorsWriter *self,
-                                     const char           *key,
-                                     const char           *value)
+ats_safetensors_writer_set_metadata (AtsSafetensorsWriter *self, const char *key, const char *value)
 {
   g_return_if_fail (self != NULL && !self->begun);
   g_return_if_fail (key != NULL && value != NULL);
@@ -362,7 +359,8 @@ build_header (AtsSafetensorsWriter *self, guint shard)
         continue;
       g_string_append_c (json, ',');
       append_json_string (json, e->name);
-      g_string_append_printf (json, ":{\"dtype\":\"%s\",\"shape\":[", ats_dtype_to_string (e->dtype));
+      g_string_append_printf (json, ":{\"dtype\":\"%s\",\"shape\":[",
+                              ats_dtype_to_string (e->dtype));
       for (guint d = 0; d < e->n_dims; d++)
         g_string_append_printf (json, d == 0 ? "%" G_GINT64_FORMAT : ",%" G_GINT64_FORMAT,
                                 e->shape[d]);
@@ -394,15 +392,15 @@ ats_safetensors_writer_begin (AtsSafetensorsWriter *self, GError **error)
   /* Assign shards in declaration order: a new shard when the next tensor would push the
    * current one past the limit. */
   {
-    guint64 cur = 0;
+    guint64  cur = 0;
     gboolean open = FALSE;
 
     for (guint i = 0; i < self->entries->len; i++)
       {
         Entry *e = &g_array_index (self->entries, Entry, i);
 
-        if (open && self->max_shard_bytes > 0 && cur > 0
-            && cur + e->n_bytes > self->max_shard_bytes)
+        if (open && self->max_shard_bytes > 0 && cur > 0 &&
+            cur + e->n_bytes > self->max_shard_bytes)
           open = FALSE;
         if (!open)
           {
@@ -422,8 +420,8 @@ ats_safetensors_writer_begin (AtsSafetensorsWriter *self, GError **error)
       Shard sh = { 0 };
 
       sh.file_name = n_shards == 1
-                       ? g_strdup ("model.safetensors")
-                       : g_strdup_printf ("model-%05u-of-%05u.safetensors", s + 1, n_shards);
+                         ? g_strdup ("model.safetensors")
+                         : g_strdup_printf ("model-%05u-of-%05u.safetensors", s + 1, n_shards);
       g_array_append_val (self->shards, sh);
     }
   for (guint i = 0; i < self->entries->len; i++)
@@ -466,7 +464,7 @@ close_shard (AtsSafetensorsWriter *self, GError **error)
     {
       int              errsv = errno;
       g_autofree char *path = g_build_filename (
-        self->temp_dir, g_array_index (self->shards, Shard, self->fd_shard).file_name, NULL);
+          self->temp_dir, g_array_index (self->shards, Shard, self->fd_shard).file_name, NULL);
 
       self->fd = -1;
       return set_io_error (error, path, "close failed", errsv);
@@ -577,8 +575,8 @@ ats_safetensors_writer_get_temp_dir (AtsSafetensorsWriter *self)
 static gboolean
 check_file_name (AtsSafetensorsWriter *self, const char *name, GError **error)
 {
-  if (name[0] == '\0' || strchr (name, '/') != NULL || g_str_equal (name, ".")
-      || g_str_equal (name, ".."))
+  if (name[0] == '\0' || strchr (name, '/') != NULL || g_str_equal (name, ".") ||
+      g_str_equal (name, ".."))
     {
       g_set_error (error, ATS_CHECKPOINT_ERROR, ATS_CHECKPOINT_ERROR_IO,
                    "%s: '%s' is not a plain file name", self->out_dir, name);
@@ -603,7 +601,8 @@ ats_safetensors_writer_add_file (AtsSafetensorsWriter *self,
   path = g_build_filename (self->temp_dir, name, NULL);
   if (!g_file_set_contents (path, contents, length, &local_error))
     {
-      g_set_error (error, ATS_CHECKPOINT_ERROR, ATS_CHECKPOINT_ERROR_IO, "%s", local_error->message);
+      g_set_error (error, ATS_CHECKPOINT_ERROR, ATS_CHECKPOINT_ERROR_IO, "%s",
+                   local_error->message);
       return FALSE;
     }
   return TRUE;

@@ -80,8 +80,13 @@ attr_string_array (hid_t obj, const char *name, char *const *values)
 }
 
 static gboolean
-write_dataset (hid_t loc, const char *name, int rank, const hsize_t *dims, hid_t file_type,
-               hid_t mem_type, const void *data)
+write_dataset (hid_t          loc,
+               const char    *name,
+               int            rank,
+               const hsize_t *dims,
+               hid_t          file_type,
+               hid_t          mem_type,
+               const void    *data)
 {
   hid_t  s = H5Screate_simple (rank, dims, NULL);
   hid_t  d = H5Dcreate2 (loc, name, file_type, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -95,8 +100,11 @@ write_dataset (hid_t loc, const char *name, int rank, const hsize_t *dims, hid_t
 
 /* Means of one metric over a run: overall and per layer (@per_layer [n_rows]). */
 static void
-metric_means (const AtsDiagResults *res, const AtsDiagMetricInfo *info, guint n_rows,
-              float *overall, float *per_layer)
+metric_means (const AtsDiagResults    *res,
+              const AtsDiagMetricInfo *info,
+              guint                    n_rows,
+              float                   *overall,
+              float                   *per_layer)
 {
   gsize         n = 0;
   gconstpointer p = ats_diag_results_get_metric (res, info->name, &n);
@@ -157,7 +165,7 @@ write_summaries (hid_t group, const AtsSweepInfo *info, AtsDiagResults *const *r
     {
       const AtsDiagMetricInfo *mi = &metrics[m];
       guint                    rows;
-      g_autofree float        *overall = NULL; /* [S, P] */
+      g_autofree float        *overall = NULL;  /* [S, P] */
       g_autofree float        *by_layer = NULL; /* [S, P, rows] */
       g_autofree char         *layer_name = NULL;
       hsize_t                  dims[3];
@@ -169,7 +177,7 @@ write_summaries (hid_t group, const AtsSweepInfo *info, AtsDiagResults *const *r
       else
         continue;
       overall = g_new (float, n_runs);
-      by_layer = g_new (float, n_runs * rows);
+      by_layer = g_new (float, n_runs *rows);
       for (gsize i = 0; i < n_runs; i++)
         {
           if (results[i] == NULL)
@@ -185,17 +193,16 @@ write_summaries (hid_t group, const AtsSweepInfo *info, AtsDiagResults *const *r
       dims[1] = info->n_prompts;
       dims[2] = rows;
       layer_name = g_strconcat (mi->name, "_by_layer", NULL);
-      ok = write_dataset (sum, mi->name, 2, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, overall)
-           && write_dataset (sum, layer_name, 3, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
-                             by_layer);
+      ok = write_dataset (sum, mi->name, 2, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, overall) &&
+           write_dataset (sum, layer_name, 3, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, by_layer);
       if (ok)
         {
           hid_t d = H5Dopen2 (sum, mi->name, H5P_DEFAULT);
 
           if (d >= 0)
             {
-              ok = attr_string (d, "description", mi->description)
-                   && attr_string (d, "reduction", "mean over non-NaN heads and layers");
+              ok = attr_string (d, "description", mi->description) &&
+                   attr_string (d, "reduction", "mean over non-NaN heads and layers");
               H5Dclose (d);
             }
         }
@@ -239,23 +246,23 @@ ats_sweep_file_annotate (const char            *path,
     {
       char *const empty[] = { NULL };
 
-      ok = attr_string (group, "format", ATS_SWEEP_FORMAT)
-           && attr_scalar (group, "format_version", H5T_STD_I64LE, H5T_NATIVE_INT64, &version)
-           && attr_string (group, "method", ats_merge_method_to_string (info->method))
-           && attr_string (group, "parameter", info->parameter)
-           && attr_scalar (group, "n_steps", H5T_STD_I64LE, H5T_NATIVE_INT64, &n_steps)
-           && attr_scalar (group, "n_prompts", H5T_STD_I64LE, H5T_NATIVE_INT64, &n_prompts)
-           && attr_scalar (group, "alpha", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &info->alpha)
-           && attr_scalar (group, "lambda", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &info->lambda)
-           && attr_scalar (group, "density", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &info->density)
-           && attr_string (group, "only", info->only ? info->only : "")
-           && attr_string (group, "base", info->base ? info->base : "")
-           && attr_string_array (group, "tuned", info->tuned ? info->tuned : empty)
-           && attr_scalar (group, "maps", H5T_STD_I64LE, H5T_NATIVE_INT64, &maps)
-           && write_dataset (group, "values", 1, dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
-                             info->values)
-           && write_dataset (group, "runs", 2, dims, H5T_STD_I32LE, H5T_NATIVE_INT32, info->runs)
-           && write_summaries (group, info, results);
+      ok = attr_string (group, "format", ATS_SWEEP_FORMAT) &&
+           attr_scalar (group, "format_version", H5T_STD_I64LE, H5T_NATIVE_INT64, &version) &&
+           attr_string (group, "method", ats_merge_method_to_string (info->method)) &&
+           attr_string (group, "parameter", info->parameter) &&
+           attr_scalar (group, "n_steps", H5T_STD_I64LE, H5T_NATIVE_INT64, &n_steps) &&
+           attr_scalar (group, "n_prompts", H5T_STD_I64LE, H5T_NATIVE_INT64, &n_prompts) &&
+           attr_scalar (group, "alpha", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &info->alpha) &&
+           attr_scalar (group, "lambda", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &info->lambda) &&
+           attr_scalar (group, "density", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &info->density) &&
+           attr_string (group, "only", info->only ? info->only : "") &&
+           attr_string (group, "base", info->base ? info->base : "") &&
+           attr_string_array (group, "tuned", info->tuned ? info->tuned : empty) &&
+           attr_scalar (group, "maps", H5T_STD_I64LE, H5T_NATIVE_INT64, &maps) &&
+           write_dataset (group, "values", 1, dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                          info->values) &&
+           write_dataset (group, "runs", 2, dims, H5T_STD_I32LE, H5T_NATIVE_INT32, info->runs) &&
+           write_summaries (group, info, results);
       H5Gclose (group);
     }
   if (H5Fclose (file) < 0)
@@ -294,10 +301,10 @@ read_attr_string (hid_t obj, const char *name)
 static char **
 read_attr_string_array (hid_t obj, const char *name)
 {
-  hid_t       a, s, mt;
-  hssize_t    n;
-  GPtrArray  *out = g_ptr_array_new ();
-  char      **raw;
+  hid_t      a, s, mt;
+  hssize_t   n;
+  GPtrArray *out = g_ptr_array_new ();
+  char     **raw;
 
   if (H5Aexists (obj, name) > 0)
     {
@@ -365,14 +372,14 @@ ats_sweep_file_read_info (const char *path, GError **error)
   group = H5Gopen2 (file, "sweep", H5P_DEFAULT);
   format = read_attr_string (group, "format");
   method = read_attr_string (group, "method");
-  ok = g_strcmp0 (format, ATS_SWEEP_FORMAT) == 0
-       && read_attr_scalar (group, "format_version", H5T_NATIVE_INT64, &version)
-       && version == ATS_SWEEP_FORMAT_VERSION
-       && read_attr_scalar (group, "n_steps", H5T_NATIVE_INT64, &n_steps)
-       && read_attr_scalar (group, "n_prompts", H5T_NATIVE_INT64, &n_prompts) && n_steps > 0
-       && n_prompts > 0 && n_steps < G_MAXINT32 && n_prompts < G_MAXINT32
-       && (guint64) n_steps * (guint64) n_prompts < G_MAXINT32
-       && ats_merge_method_from_string (method, &info->method);
+  ok = g_strcmp0 (format, ATS_SWEEP_FORMAT) == 0 &&
+       read_attr_scalar (group, "format_version", H5T_NATIVE_INT64, &version) &&
+       version == ATS_SWEEP_FORMAT_VERSION &&
+       read_attr_scalar (group, "n_steps", H5T_NATIVE_INT64, &n_steps) &&
+       read_attr_scalar (group, "n_prompts", H5T_NATIVE_INT64, &n_prompts) && n_steps > 0 &&
+       n_prompts > 0 && n_steps < G_MAXINT32 && n_prompts < G_MAXINT32 &&
+       (guint64) n_steps * (guint64) n_prompts < G_MAXINT32 &&
+       ats_merge_method_from_string (method, &info->method);
   if (ok)
     {
       hsize_t dims[2] = { 0, 0 };
@@ -393,14 +400,14 @@ ats_sweep_file_read_info (const char *path, GError **error)
       info->maps = maps != 0;
       info->values = g_new0 (double, info->n_steps);
       info->runs = g_new0 (gint32, (gsize) info->n_steps * info->n_prompts);
-      ok = H5LTget_dataset_ndims (group, "values", &rank) >= 0 && rank == 1
-           && H5LTget_dataset_info (group, "values", dims, NULL, NULL) >= 0
-           && dims[0] == info->n_steps
-           && H5LTread_dataset_double (group, "values", info->values) >= 0
-           && H5LTget_dataset_ndims (group, "runs", &rank) >= 0 && rank == 2
-           && H5LTget_dataset_info (group, "runs", dims, NULL, NULL) >= 0
-           && dims[0] == info->n_steps && dims[1] == info->n_prompts
-           && H5LTread_dataset_int (group, "runs", info->runs) >= 0;
+      ok = H5LTget_dataset_ndims (group, "values", &rank) >= 0 && rank == 1 &&
+           H5LTget_dataset_info (group, "values", dims, NULL, NULL) >= 0 &&
+           dims[0] == info->n_steps &&
+           H5LTread_dataset_double (group, "values", info->values) >= 0 &&
+           H5LTget_dataset_ndims (group, "runs", &rank) >= 0 && rank == 2 &&
+           H5LTget_dataset_info (group, "runs", dims, NULL, NULL) >= 0 &&
+           dims[0] == info->n_steps && dims[1] == info->n_prompts &&
+           H5LTread_dataset_int (group, "runs", info->runs) >= 0;
     }
   H5Gclose (group);
   H5Fclose (file);

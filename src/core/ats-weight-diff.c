@@ -37,7 +37,7 @@ ats_weight_diff_compute (const char     *base_dir,
   g_autoptr (AtsMerge) merge = NULL;
   g_autoptr (GHashTable) groups = NULL; /* "layer/kind" -> row index */
   g_autoptr (GArray) rows = NULL;
-  g_autofree float *bf = NULL, *of = NULL; /* [CHUNK] */
+  g_autofree float  *bf = NULL, *of = NULL; /* [CHUNK] */
   const char *const *names;
   AtsCheckpoint     *other;
   guint64            total, done = 0;
@@ -169,9 +169,10 @@ ats_weight_diff_format (const AtsWeightDiff *diff, gboolean csv)
             g_strlcpy (layer, "-", sizeof layer);
           else
             g_snprintf (layer, sizeof layer, "%d", r->layer);
-          g_string_append_printf (s, "%-5s %-10s %10" G_GUINT64_FORMAT " %12.4e %12.4e %10.3e %10.6f %10.4f\n",
-                                  layer, kind, r->n_params, r->delta_l2, sqrt (r->base_sq),
-                                  r->relative, r->cos_other_base, r->cos_delta_base);
+          g_string_append_printf (
+              s, "%-5s %-10s %10" G_GUINT64_FORMAT " %12.4e %12.4e %10.3e %10.6f %10.4f\n", layer,
+              kind, r->n_params, r->delta_l2, sqrt (r->base_sq), r->relative, r->cos_other_base,
+              r->cos_delta_base);
         }
     }
   return s;

@@ -227,7 +227,15 @@ build_node (AtsOverviewGrid *self, int width, int height)
           {
             cairo_surface_t *img = thumb_image (self, l * self->n_heads + h);
 
-            if (img == NULL)
+            if (img == NULL && self->metrics != NULL)
+              {
+                /* until the thumbnail arrives: the stored first-token mass, faded */
+                double v = ats_metrics_get_head (self->metrics, "first_token_mass", l, h);
+
+                ats_rgba_from_rgb (&color, ats_colorize_value (self->cmap, &scale, v), 0.45f);
+                gtk_snapshot_append_color (snapshot, &color, &rect);
+              }
+            else if (img == NULL)
               {
                 ats_rgba_from_rgb (&color, 0x808080, 0.25f);
                 gtk_snapshot_append_color (snapshot, &color, &rect);

@@ -5,6 +5,7 @@
 
 #include "ats-capture-job.h"
 #include "ats-plot-view.h"
+#include "ats-whatif-job.h"
 
 #define THUMB_SIZE 48
 #define EXPORT_MAP_SIZE 512
@@ -31,6 +32,10 @@ struct _AtsWindow
   GtkDropDown        *colormap_dropdown;
   GtkDropDown        *scale_dropdown;
   GtkToggleButton    *crosshair_toggle;
+  GtkToggleButton    *whatif_toggle;
+  GtkScale           *tau_scale;
+  GtkCheckButton     *model_tau_check;
+  GtkLabel           *whatif_caption;
   AtsHeatmapView     *heatmap_view;
   GtkDropDown        *token_mode_dropdown;
   AtsTokenView       *token_view;
@@ -50,6 +55,14 @@ struct _AtsWindow
   AtsMetrics   *metrics;
   GCancellable *run_cancellable;
   GCancellable *head_cancellable;
+
+  /* what-if Elastic-Softmax of the head view */
+  float           *lazy_tau; /* [L, H] lazy/tau of the run (or of the compared capture), or NULL */
+  char            *lazy_tau_source;
+  gboolean         lazy_tau_compare; /* lazy_tau is the compared capture's */
+  AtsWhatifResult *whatif;  /* the transform shown (or last computed) */
+  gboolean         whatif_running;
+  gboolean         whatif_dirty; /* parameters changed while a transform was running */
 
   /* the second capture */
   AtsDocument  *compare_doc;
@@ -74,6 +87,7 @@ G_DEFINE_FINAL_TYPE (AtsWindow, ats_window, GTK_TYPE_APPLICATION_WINDOW)
 
 static void load_head (AtsWindow *self);
 static void update_actions (AtsWindow *self);
+static void update_whatif (AtsWindow *self);
 
 /* --- helpers --- */
 
@@ -286,6 +300,242 @@ head_request_current (HeadRequest *req)
          req->head == req->self->head;
 }
 
+/* --- what-if Elastic-Softmax --- */
+
+static void
+show_head_matrix (AtsWindow *self)
+{
+  const AtsCaptureRun *run = ats_document_get_run (self->document, self->run);
+  gboolean elastic = ats_document_get_model_info (self->document)->attention == ATS_ATTENTION_ELASTIC;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->whatif_caption), FALSE);
+  ats_heatmap_view_set_value_name (self->heatmap_view, "weight");
+  /* Elastic-Softmax captures have exact zeros of their own */
+  ats_heatmap_view_set_mark_zeros (self->heatmap_view, elastic);
+  ats_heatmap_view_set_matrix (self->heatmap_view, self->head_matrix,
+                               (const char *const *) run->pieces);
+}
+
+static float
+whatif_tau (AtsWindow *self, const char **source)
+{
+  if (self->lazy_tau != NULL && gtk_check_button_get_active (self->model_tau_check))
+    {
+      *source = self->lazy_tau_source;
+      return self->lazy_tau[self->layer * ats_document_get_n_heads (self->document) + self->head];
+    }
+  *source = "slider";
+  return (float) gtk_range_get_value (GTK_RANGE (self->tau_scale));
+}
+
+static double
+whatif_sink_eps (AtsWindow *self)
+{
+  AtsDiagParams params;
+
+  ats_diagnostics_view_get_params (self->diagnostics_view, &params);
+  return params.sink_eps;
+}
+
+static void
+show_whatif (AtsWindow *self)
+{
+  const AtsCaptureRun *run = ats_document_get_run (self->document, self->run);
+  const char          *source = NULL;
+  g_autofree char     *caption = NULL;
+
+  whatif_tau (self, &source);
+  caption = ats_whatif_format_caption (&self->whatif->stats, self->whatif->tau, source);
+  gtk_label_set_text (self->whatif_caption, caption);
+  gtk_widget_set_visible (GTK_WIDGET (self->whatif_caption), TRUE);
+  ats_heatmap_view_set_value_name (self->heatmap_view, "what-if weight");
+  ats_heatmap_view_set_mark_zeros (self->heatmap_view, TRUE);
+  if (ats_heatmap_view_get_matrix (self->heatmap_view) != self->whatif->map)
+    ats_heatmap_view_set_matrix (self->heatmap_view, self->whatif->map,
+                                 (const char *const *) run->pieces);
+}
+
+static void
+on_whatif_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  AtsWindow *self = user_data;
+  g_autoptr (GError) error = NULL;
+  AtsWhatifResult *res;
+
+  res = ats_whatif_job_run_finish (result, &error);
+  self->whatif_running = FALSE;
+  if (res == NULL)
+    {
+      if (!is_cancelled (error))
+        set_status (self, error->message);
+    }
+  else if (self->document != NULL && res->source == self->head_matrix)
+    {
+      g_clear_pointer (&self->whatif, ats_whatif_result_free);
+      self->whatif = g_steal_pointer (&res);
+    }
+  g_clear_pointer (&res, ats_whatif_result_free);
+
+  /* shows the result, or starts the transform for parameters changed in the meantime */
+  self->whatif_dirty = FALSE;
+  update_whatif (self);
+  end_pending (self);
+  g_object_unref (self);
+}
+
+static void
+update_whatif (AtsWindow *self)
+{
+  const char *source = NULL;
+  float       tau;
+  double      eps;
+
+  if (self->document == NULL || self->head_matrix == NULL)
+    return;
+
+  if (!gtk_toggle_button_get_active (self->whatif_toggle))
+    {
+      if (ats_heatmap_view_get_matrix (self->heatmap_view) != self->head_matrix)
+        show_head_matrix (self);
+      gtk_widget_set_visible (GTK_WIDGET (self->whatif_caption), FALSE);
+      return;
+    }
+
+  tau = whatif_tau (self, &source);
+  eps = whatif_sink_eps (self);
+  if (self->whatif != NULL && self->whatif->source == self->head_matrix &&
+      self->whatif->tau == tau && self->whatif->sink_eps == eps)
+    {
+      show_whatif (self);
+      return;
+    }
+
+  /* one transform at a time: a slider drag at large T coalesces into the latest value */
+  if (self->whatif_running)
+    {
+      self->whatif_dirty = TRUE;
+      return;
+    }
+  self->whatif_running = TRUE;
+  begin_pending (self);
+  set_status (self, "Computing the what-if Elastic-Softmax map…");
+  ats_whatif_job_run_async (self->head_matrix, tau, eps, NULL, on_whatif_done,
+                            g_object_ref (self));
+}
+
+static void
+on_whatif_changed (AtsWindow *self, GtkWidget *widget)
+{
+  update_whatif (self);
+}
+
+void
+ats_window_set_whatif (AtsWindow *self, gboolean active, double tau, gboolean model_tau)
+{
+  g_return_if_fail (ATS_IS_WINDOW (self));
+
+  gtk_range_set_value (GTK_RANGE (self->tau_scale), tau);
+  gtk_check_button_set_active (self->model_tau_check, model_tau && self->lazy_tau != NULL);
+  gtk_toggle_button_set_active (self->whatif_toggle, active);
+  update_whatif (self);
+}
+
+const AtsWhatifHeadStats *
+ats_window_get_whatif_stats (AtsWindow *self, float *tau, double *sink_eps)
+{
+  g_return_val_if_fail (ATS_IS_WINDOW (self), NULL);
+
+  if (self->whatif == NULL || !gtk_toggle_button_get_active (self->whatif_toggle) ||
+      ats_heatmap_view_get_matrix (self->heatmap_view) != self->whatif->map)
+    return NULL;
+  if (tau != NULL)
+    *tau = self->whatif->tau;
+  if (sink_eps != NULL)
+    *sink_eps = self->whatif->sink_eps;
+  return &self->whatif->stats;
+}
+
+const char *
+ats_window_get_whatif_caption (AtsWindow *self)
+{
+  g_return_val_if_fail (ATS_IS_WINDOW (self), NULL);
+
+  if (!gtk_widget_get_visible (GTK_WIDGET (self->whatif_caption)))
+    return NULL;
+  return gtk_label_get_text (self->whatif_caption);
+}
+
+const float *
+ats_window_get_lazy_tau (AtsWindow *self)
+{
+  g_return_val_if_fail (ATS_IS_WINDOW (self), NULL);
+
+  return self->lazy_tau;
+}
+
+static void
+set_lazy_tau (AtsWindow *self, float *tau, const char *source, gboolean compare)
+{
+  g_clear_pointer (&self->lazy_tau, g_free);
+  g_clear_pointer (&self->lazy_tau_source, g_free);
+  self->lazy_tau = tau;
+  self->lazy_tau_source = g_strdup (source);
+  self->lazy_tau_compare = compare;
+  gtk_widget_set_visible (GTK_WIDGET (self->model_tau_check), tau != NULL);
+  if (tau == NULL)
+    gtk_check_button_set_active (self->model_tau_check, FALSE);
+  update_whatif (self);
+}
+
+typedef struct
+{
+  AtsWindow *self;
+  guint      generation;
+  gboolean   compare;
+} TauRequest;
+
+static void
+on_lazy_tau_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  TauRequest *req = user_data;
+  AtsWindow  *self = req->self;
+  g_autofree float *tau = NULL;
+
+  /* a capture without lazy/ is the common case, not an error */
+  tau = ats_document_load_lazy_tau_finish (ATS_DOCUMENT (source), result, NULL);
+  if (tau != NULL && req->generation == self->generation &&
+      ATS_DOCUMENT (source) == (req->compare ? self->compare_doc : self->document) &&
+      (self->lazy_tau == NULL || !req->compare))
+    {
+      g_autofree char *name = ats_document_dup_display_name (ATS_DOCUMENT (source));
+      g_autofree char *label = g_strdup_printf ("Lazy τ of this head, %s", name);
+
+      set_lazy_tau (self, g_steal_pointer (&tau), label, req->compare);
+    }
+
+  end_pending (self);
+  g_object_unref (self);
+  g_free (req);
+}
+
+static void
+load_lazy_tau (AtsWindow *self, AtsDocument *document, gboolean compare)
+{
+  TauRequest *req;
+
+  if (document == NULL || self->run >= ats_document_get_n_runs (document))
+    return;
+
+  req = g_new0 (TauRequest, 1);
+  req->self = g_object_ref (self);
+  req->generation = self->generation;
+  req->compare = compare;
+  begin_pending (self);
+  ats_document_load_lazy_tau_async (document, self->run,
+                                    compare ? self->compare_cancellable : self->run_cancellable,
+                                    on_lazy_tau_loaded, req);
+}
+
 static void
 on_head_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -297,8 +547,6 @@ on_head_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   matrix = ats_document_load_head_finish (ATS_DOCUMENT (source), result, &error);
   if (head_request_current (req) && ATS_DOCUMENT (source) == self->document)
     {
-      const AtsCaptureRun *run = ats_document_get_run (self->document, self->run);
-
       if (matrix == NULL && !is_cancelled (error))
         {
           set_status (self, error->message);
@@ -309,10 +557,12 @@ on_head_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
         {
           g_clear_pointer (&self->head_matrix, ats_matrix_unref);
           self->head_matrix = ats_matrix_ref (matrix);
-          ats_heatmap_view_set_matrix (self->heatmap_view, matrix,
-                                       (const char *const *) run->pieces);
+          /* with the what-if on, the view keeps the previous map until the transform is done */
+          if (!gtk_toggle_button_get_active (self->whatif_toggle))
+            show_head_matrix (self);
           ats_token_view_set_matrix (self->token_view, matrix);
           update_compare_maps (self);
+          update_whatif (self);
         }
     }
 
@@ -443,6 +693,7 @@ typedef struct
   AtsWindow *self;
   guint      generation;
   guint      layer;
+  guint      head;
 } RunRequest;
 
 static RunRequest *
@@ -471,16 +722,16 @@ on_thumbnails_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   RunRequest *req = user_data;
   AtsWindow  *self = req->self;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) thumbs = NULL;
+  g_autoptr (AtsMatrix) thumb = NULL;
 
-  thumbs = ats_document_load_thumbnails_finish (ATS_DOCUMENT (source), result, &error);
+  thumb = ats_document_load_thumbnail_finish (ATS_DOCUMENT (source), result, &error);
   if (req->generation == self->generation)
     {
-      if (thumbs == NULL && !is_cancelled (error))
+      if (thumb == NULL && !is_cancelled (error) &&
+          !g_error_matches (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING))
         set_status (self, error->message);
-      for (guint h = 0; thumbs != NULL && h < thumbs->len; h++)
-        ats_overview_grid_set_thumbnail (self->overview_grid, req->layer, h,
-                                         g_ptr_array_index (thumbs, h));
+      if (thumb != NULL)
+        ats_overview_grid_set_thumbnail (self->overview_grid, req->layer, req->head, thumb);
     }
 
   run_request_free (req);
@@ -596,10 +847,25 @@ ats_window_select_run (AtsWindow *self, guint run)
 
   ats_document_load_metrics_async (self->document, run, NULL, self->run_cancellable,
                                    on_metrics_loaded, run_request_new (self, 0));
+  /* one job per head at the lowest I/O priority: the head the user opens goes first, and the
+   * grid shows the stored metrics' colours until a head's thumbnail arrives */
   for (guint l = 0; l < L && r->has_attention; l++)
-    ats_document_load_thumbnails_async (self->document, run, l, THUMB_SIZE, self->run_cancellable,
-                                        on_thumbnails_loaded, run_request_new (self, l));
+    for (guint h = 0; h < H; h++)
+      {
+        RunRequest *req;
+
+        if (!ats_document_has_head (self->document, run, l, h))
+          continue;
+        req = run_request_new (self, l);
+        req->head = h;
+        ats_document_load_thumbnail_async (self->document, run, l, h, THUMB_SIZE,
+                                           self->run_cancellable, on_thumbnails_loaded, req);
+      }
   load_compare_metrics (self);
+  set_lazy_tau (self, NULL, NULL, FALSE);
+  g_clear_pointer (&self->whatif, ats_whatif_result_free);
+  load_lazy_tau (self, self->document, FALSE);
+  load_lazy_tau (self, self->compare_doc, TRUE);
 
   ats_window_select_head (self, self->layer, self->head);
 }
@@ -732,6 +998,9 @@ on_document_opened (GObject *source, GAsyncResult *result, gpointer user_data)
           g_clear_pointer (&self->compare_matrix, ats_matrix_unref);
           ats_compare_view_set_names (self->compare_view, name_a, name_b);
           load_compare_metrics (self);
+          if (self->lazy_tau_compare)
+            set_lazy_tau (self, NULL, NULL, FALSE);
+          load_lazy_tau (self, document, TRUE);
           load_head (self);
           ats_window_show_view (self, "compare");
           update_actions (self);
@@ -965,6 +1234,8 @@ ats_window_close_compare (AtsWindow *self)
   g_clear_pointer (&self->compare_metrics, ats_metrics_unref);
   g_clear_pointer (&self->compare_matrix, ats_matrix_unref);
   ats_compare_view_set_names (self->compare_view, NULL, NULL);
+  if (self->lazy_tau_compare)
+    set_lazy_tau (self, NULL, NULL, FALSE);
   update_actions (self);
 }
 
@@ -1170,9 +1441,19 @@ ats_window_build_figure_async (AtsWindow          *self,
                                    "Nothing to export: the map is not loaded yet");
           return;
         }
-      title = g_strdup_printf ("Layer %u, head %u", self->layer, self->head);
-      base = g_strdup_printf ("layer%u-head%u", self->layer, self->head);
-      figure = ats_figure_new_heatmap (self->head_matrix, (const char *const *) run->pieces,
+      if (ats_window_get_whatif_stats (self, NULL, NULL) != NULL)
+        {
+          title = g_strdup_printf ("Layer %u, head %u: what-if Elastic-Softmax, τ = %.2f",
+                                   self->layer, self->head, self->whatif->tau);
+          base = g_strdup_printf ("layer%u-head%u-whatif", self->layer, self->head);
+        }
+      else
+        {
+          title = g_strdup_printf ("Layer %u, head %u", self->layer, self->head);
+          base = g_strdup_printf ("layer%u-head%u", self->layer, self->head);
+        }
+      figure = ats_figure_new_heatmap (ats_heatmap_view_get_matrix (self->heatmap_view),
+                                       (const char *const *) run->pieces,
                                        ats_heatmap_view_get_colormap (self->heatmap_view),
                                        ats_heatmap_view_get_scale_kind (self->heatmap_view), NAN,
                                        NAN, title, "attention weight", footer);
@@ -1754,6 +2035,9 @@ ats_window_dispose (GObject *object)
   g_clear_object (&self->job);
   g_clear_pointer (&self->head_matrix, ats_matrix_unref);
   g_clear_pointer (&self->compare_matrix, ats_matrix_unref);
+  g_clear_pointer (&self->whatif, ats_whatif_result_free);
+  g_clear_pointer (&self->lazy_tau, g_free);
+  g_clear_pointer (&self->lazy_tau_source, g_free);
   g_clear_pointer (&self->metrics, ats_metrics_unref);
   g_clear_pointer (&self->compare_metrics, ats_metrics_unref);
   g_clear_object (&self->run_cancellable);
@@ -1801,6 +2085,10 @@ ats_window_class_init (AtsWindowClass *klass)
   BIND (colormap_dropdown);
   BIND (scale_dropdown);
   BIND (crosshair_toggle);
+  BIND (whatif_toggle);
+  BIND (tau_scale);
+  BIND (model_tau_check);
+  BIND (whatif_caption);
   BIND (heatmap_view);
   BIND (token_mode_dropdown);
   BIND (token_view);
@@ -1819,6 +2107,7 @@ ats_window_class_init (AtsWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_heatmap_hover);
   gtk_widget_class_bind_template_callback (widget_class, on_heatmap_cell_activated);
   gtk_widget_class_bind_template_callback (widget_class, on_diagnostics_recompute);
+  gtk_widget_class_bind_template_callback (widget_class, on_whatif_changed);
 }
 
 static void

@@ -10,6 +10,7 @@
 #include "ats-heatmap-view.h"
 #include "ats-overview-grid.h"
 #include "ats-token-view.h"
+#include "attnscope/ats-whatif.h"
 
 G_BEGIN_DECLS
 
@@ -38,6 +39,18 @@ void        ats_window_show_view (AtsWindow *self, const char *name);
 const char *ats_window_get_view (AtsWindow *self);
 /* TRUE while files, maps, thumbnails or diagnostics are being read or computed. */
 gboolean ats_window_get_busy (AtsWindow *self);
+
+/* What-if Elastic-Softmax on the head view: max(0, A + tau / i) of the current head, with
+ * @tau from the slider, or the Lazy capture's own tau of the head when @model_tau and the run
+ * (or the compared capture) has lazy/tau. Transformed off the UI thread. */
+void ats_window_set_whatif (AtsWindow *self, gboolean active, double tau, gboolean model_tau);
+/* The statistics of the what-if map on screen (NULL when none is shown) and its tau / sink eps. */
+const AtsWhatifHeadStats *
+ats_window_get_whatif_stats (AtsWindow *self, float *tau, double *sink_eps);
+/* The caption under the toolbar (NULL when hidden). */
+const char *ats_window_get_whatif_caption (AtsWindow *self);
+/* lazy/tau [L, H] offered as "Model τ", or NULL. */
+const float *ats_window_get_lazy_tau (AtsWindow *self);
 
 AtsHeatmapView     *ats_window_get_heatmap_view (AtsWindow *self);
 AtsOverviewGrid    *ats_window_get_overview_grid (AtsWindow *self);

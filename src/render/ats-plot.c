@@ -1034,3 +1034,335 @@ ats_heat_matrix_draw (const AtsHeatMatrix *matrix, cairo_t *cr, double W, double
   _ats_draw_footer (cr, m->footer, W, H, margin, fs * 0.72);
   cairo_restore (cr);
 }
+
+/* ---- geometry of a drawn plot (interaction) ---- */
+
+typedef struct
+{
+  Axis   ax, ay;
+  double px, py, pw, ph;
+} PlotLayout;
+
+/* The layout ats_plot_draw() computes for (0, 0, W, H): the same steps, without drawing. */
+static void
+plot_layout (AtsPlot *plot, cairo_t *cr, double W, double H, PlotLayout *out)
+{
+  Axis    *ax = &out->ax, *ay = &out->ay;
+  double   fs, margin, title_bottom, footer_h, tick_len, tick_fs, legend_w = 0.0, ylab_w = 0.0;
+  double   xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+  double   px, py, pw, ph, xlab_h;
+  guint    n_cat = plot->categories->len, n_series = plot->series->len;
+  gboolean has_names = FALSE;
+  gboolean bars = plot->kind == ATS_PLOT_BARS;
+
+  memset (out, 0, sizeof *out);
+  cairo_save (cr);
+
+  fs = _ats_base_font_size (W, H);
+  margin = fs * 0.9;
+  tick_len = fs * 0.35;
+  tick_fs = fs * 0.8;
+  title_bottom = (plot->title && *plot->title) ? margin + fs * 1.15 * 1.5 + fs * 0.2 : margin;
+  footer_h = _ats_footer_height (plot->footer, fs * 0.72);
+
+  for (guint k = 0; k < n_series; k++)
+    {
+      Series *s = g_ptr_array_index (plot->series, k);
+
+      if (s->name && *s->name)
+        has_names = TRUE;
+      n_cat = MAX (n_cat, s->n);
+      for (guint i = 0; i < s->n; i++)
+        {
+          double e = s->err && isfinite (s->err[i]) ? fabs (s->err[i]) : 0.0;
+
+          if (!usable (plot, s->x[i], s->y[i]))
+            continue;
+          xmin = MIN (xmin, s->x[i]);
+          xmax = MAX (xmax, s->x[i]);
+          ymin = MIN (ymin, (plot->log_y && s->y[i] - e <= 0) ? s->y[i] : s->y[i] - e);
+          ymax = MAX (ymax, s->y[i] + e);
+        }
+    }
+
+  ax->log = plot->log_x && !bars;
+  ay->log = plot->log_y;
+  if (bars)
+    {
+      ax->lo = -0.5;
+      ax->hi = MAX (1, n_cat) - 0.5;
+    }
+  else
+    {
+      axis_range (ax, xmin, xmax, plot->x_min, plot->x_max, FALSE, FALSE);
+      if (!isfinite (plot->x_min) && !isfinite (plot->x_max))
+        {
+          if (ax->log)
+            {
+              double f = pow (ax->hi / ax->lo, 0.02);
+              ax->lo /= f;
+              ax->hi *= f;
+            }
+          else
+            {
+              double d = (ax->hi - ax->lo) * 0.02;
+              ax->lo -= d;
+              ax->hi += d;
+            }
+        }
+    }
+  axis_range (ay, ymin, ymax, plot->y_min, plot->y_max, TRUE, bars);
+
+  _ats_set_font (cr, fs * 0.8, FALSE);
+  if (has_names)
+    {
+      for (guint k = 0; k < n_series; k++)
+        {
+          Series *s = g_ptr_array_index (plot->series, k);
+
+          legend_w = MAX (legend_w, _ats_text_width (cr, s->name ? s->name : ""));
+        }
+      legend_w = MIN (legend_w, W * 0.3) + fs * 2.8;
+    }
+
+  ph = H - title_bottom - footer_h - margin - fs * 3.2;
+  axis_make_ticks (ay, CLAMP ((guint) (ph / (fs * 2.2)), 2, 10), FALSE);
+  _ats_set_font (cr, tick_fs, FALSE);
+  for (guint i = 0; i < ay->n; i++)
+    ylab_w = MAX (ylab_w, _ats_text_width (cr, ay->text[i]));
+
+  px = margin + fs * 1.6 + ylab_w + tick_len + fs * 0.3;
+  pw = W - px - margin - legend_w - (has_names ? fs * 0.8 : 0.0);
+  pw = MAX (pw, 10.0);
+
+  xlab_h = tick_fs * 1.3;
+  if (bars && n_cat > 0)
+    {
+      double widest = 0.0;
+
+      for (guint i = 0; i < n_cat; i++)
+        {
+          g_autofree char *t =
+              i < plot->categories->len
+                  ? _ats_label_sanitize (g_ptr_array_index (plot->categories, i), 16)
+                  : g_strdup_printf ("%u", i);
+
+          widest = MAX (widest, _ats_text_width (cr, t));
+        }
+      if (widest > pw / n_cat * 0.9)
+        xlab_h = MIN (widest, H * 0.25) + tick_fs * 0.3;
+    }
+
+  py = title_bottom + fs * 0.3;
+  ph = H - py - footer_h - margin - tick_len - xlab_h - fs * 1.8;
+  ph = MAX (ph, 10.0);
+  ax->pos0 = px;
+  ax->pos1 = px + pw;
+  ay->pos0 = py + ph;
+  ay->pos1 = py;
+
+  out->px = px;
+  out->py = py;
+  out->pw = pw;
+  out->ph = ph;
+  cairo_restore (cr);
+}
+
+/* @cr, or a private one on a 1 x 1 image when NULL (text is measured with Cairo's toy API) */
+static void
+plot_layout_any (AtsPlot *plot, cairo_t *cr, double W, double H, PlotLayout *out)
+{
+  cairo_surface_t *surface;
+
+  if (cr != NULL)
+    {
+      plot_layout (plot, cr, W, H, out);
+      return;
+    }
+  surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, 1, 1);
+  cr = cairo_create (surface);
+  plot_layout (plot, cr, W, H, out);
+  cairo_destroy (cr);
+  cairo_surface_destroy (surface);
+}
+
+static void
+plot_layout_clear (PlotLayout *layout)
+{
+  axis_clear (&layout->ax);
+  axis_clear (&layout->ay);
+}
+
+/**
+ * ats_plot_get_data_area:
+ * @cr: (nullable): the context the plot is (or will be) drawn on, for its text metrics;
+ *   %NULL measures text on a private image surface
+ * @width, @height: the size passed to ats_plot_draw()
+ *
+ * The rectangle of the data area (inside the axes) that ats_plot_draw() uses for a plot of
+ * @width x @height.
+ */
+void
+ats_plot_get_data_area (AtsPlot *plot,
+                        cairo_t *cr,
+                        double   width,
+                        double   height,
+                        double  *out_x,
+                        double  *out_y,
+                        double  *out_width,
+                        double  *out_height)
+{
+  PlotLayout layout;
+
+  g_return_if_fail (plot != NULL);
+
+  plot_layout_any (plot, cr, width, height, &layout);
+  if (out_x != NULL)
+    *out_x = layout.px;
+  if (out_y != NULL)
+    *out_y = layout.py;
+  if (out_width != NULL)
+    *out_width = layout.pw;
+  if (out_height != NULL)
+    *out_height = layout.ph;
+  plot_layout_clear (&layout);
+}
+
+/* device position of point @i of series @k (bars: the bar's top centre) */
+static gboolean
+point_position (AtsPlot          *plot,
+                const PlotLayout *layout,
+                guint             k,
+                guint             i,
+                double           *x,
+                double           *y)
+{
+  Series *s = g_ptr_array_index (plot->series, k);
+
+  if (i >= s->n)
+    return FALSE;
+  if (plot->kind == ATS_PLOT_BARS)
+    {
+      double group = 0.8, bw = group / MAX (1, plot->series->len);
+
+      if (!usable (plot, i, s->y[i]))
+        return FALSE;
+      *x = axis_map (&layout->ax, i - group / 2.0 + (k + 0.5) * bw);
+    }
+  else
+    {
+      if (!usable (plot, s->x[i], s->y[i]))
+        return FALSE;
+      *x = axis_map (&layout->ax, s->x[i]);
+    }
+  *y = axis_map (&layout->ay, s->y[i]);
+  return TRUE;
+}
+
+/**
+ * ats_plot_get_point:
+ * @series, @index: a data point
+ * @out_x, @out_y: where ats_plot_draw() puts it (for bars: the top centre of the bar)
+ *
+ * Returns: %FALSE when the point does not exist or is not drawn (NaN, or <= 0 on a log axis)
+ */
+gboolean
+ats_plot_get_point (AtsPlot *plot,
+                    cairo_t *cr,
+                    double   width,
+                    double   height,
+                    guint    series,
+                    guint    index,
+                    double  *out_x,
+                    double  *out_y)
+{
+  PlotLayout layout;
+  double     x = 0, y = 0;
+  gboolean   ok;
+
+  g_return_val_if_fail (plot != NULL, FALSE);
+
+  if (series >= plot->series->len)
+    return FALSE;
+  plot_layout_any (plot, cr, width, height, &layout);
+  ok = point_position (plot, &layout, series, index, &x, &y);
+  plot_layout_clear (&layout);
+  if (ok && out_x != NULL)
+    *out_x = x;
+  if (ok && out_y != NULL)
+    *out_y = y;
+  return ok;
+}
+
+/**
+ * ats_plot_hit_test:
+ * @x, @y: a point in the plot's (0, 0, @width, @height) frame (a widget pixel)
+ * @radius: how far from a marker a point still hits it (line plots), in the same units
+ * @out_series, @out_index: (out) (optional): the hit point
+ *
+ * Line plots: the drawn point nearest to (@x, @y) within @radius. Bar plots: the bar under
+ * (@x, @y) (between the axis and the bar's top, or within @radius of its top).
+ *
+ * Returns: %TRUE when a point was hit
+ */
+gboolean
+ats_plot_hit_test (AtsPlot *plot,
+                   cairo_t *cr,
+                   double   width,
+                   double   height,
+                   double   x,
+                   double   y,
+                   double   radius,
+                   guint   *out_series,
+                   guint   *out_index)
+{
+  PlotLayout layout;
+  double     best = INFINITY;
+  guint      best_k = 0, best_i = 0;
+
+  g_return_val_if_fail (plot != NULL, FALSE);
+
+  plot_layout_any (plot, cr, width, height, &layout);
+  for (guint k = 0; k < plot->series->len; k++)
+    {
+      Series *s = g_ptr_array_index (plot->series, k);
+
+      for (guint i = 0; i < s->n; i++)
+        {
+          double mx, my, d;
+
+          if (!point_position (plot, &layout, k, i, &mx, &my))
+            continue;
+          if (plot->kind == ATS_PLOT_BARS)
+            {
+              double group = 0.8, bw = group / MAX (1, plot->series->len);
+              double x0 = axis_map (&layout.ax, i - group / 2.0 + k * bw);
+              double x1 = axis_map (&layout.ax, i - group / 2.0 + (k + 1) * bw);
+              double base = axis_map (&layout.ay, layout.ay.log ? layout.ay.lo
+                                                                : CLAMP (0.0, layout.ay.lo,
+                                                                         layout.ay.hi));
+
+              if (x < MIN (x0, x1) || x > MAX (x0, x1))
+                continue;
+              d = (y >= MIN (my, base) && y <= MAX (my, base)) ? 0.0 : fabs (y - my);
+            }
+          else
+            d = hypot (x - mx, y - my);
+          if (d <= radius && d < best)
+            {
+              best = d;
+              best_k = k;
+              best_i = i;
+            }
+        }
+    }
+  plot_layout_clear (&layout);
+
+  if (!isfinite (best))
+    return FALSE;
+  if (out_series != NULL)
+    *out_series = best_k;
+  if (out_index != NULL)
+    *out_index = best_i;
+  return TRUE;
+}

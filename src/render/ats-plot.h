@@ -52,6 +52,34 @@ guint   ats_plot_get_n_series (AtsPlot *plot);
 guint32 ats_plot_get_series_color (guint series);
 void    ats_plot_draw (AtsPlot *plot, cairo_t *cr, double width, double height);
 
+/* Geometry of the drawn plot, for interaction (the drawing itself is ats_plot_draw()). @cr may
+ * be NULL: text is then measured on a private image surface (the same toy-font metrics). */
+void     ats_plot_get_data_area (AtsPlot *plot,
+                                 cairo_t *cr,
+                                 double   width,
+                                 double   height,
+                                 double  *out_x,
+                                 double  *out_y,
+                                 double  *out_width,
+                                 double  *out_height);
+gboolean ats_plot_get_point (AtsPlot *plot,
+                             cairo_t *cr,
+                             double   width,
+                             double   height,
+                             guint    series,
+                             guint    index,
+                             double  *out_x,
+                             double  *out_y);
+gboolean ats_plot_hit_test (AtsPlot *plot,
+                            cairo_t *cr,
+                            double   width,
+                            double   height,
+                            double   x,
+                            double   y,
+                            double   radius,
+                            guint   *out_series,
+                            guint   *out_index);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtsPlot, ats_plot_free)
 
 typedef struct

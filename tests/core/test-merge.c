@@ -114,7 +114,7 @@ write_variant (const char *src, const char *dst, Perturb perturb, gpointer data)
   g_autoptr (AtsCheckpoint) ck = ats_checkpoint_open (src, &error);
   g_autoptr (AtsSafetensorsWriter) w = NULL;
   const char *const *names;
-  g_autofree char *cfg = g_build_filename (src, "config.json", NULL);
+  g_autofree char   *cfg = g_build_filename (src, "config.json", NULL);
 
   g_assert_no_error (error);
   w = ats_safetensors_writer_new (dst, ATS_SAFETENSORS_WRITER_NONE, &error);
@@ -125,7 +125,7 @@ write_variant (const char *src, const char *dst, Perturb perturb, gpointer data)
       const AtsTensorInfo *t = ats_checkpoint_lookup (ck, names[i]);
 
       g_assert_true (
-        ats_safetensors_writer_add_tensor (w, t->name, t->dtype, t->n_dims, t->shape, &error));
+          ats_safetensors_writer_add_tensor (w, t->name, t->dtype, t->n_dims, t->shape, &error));
     }
   g_assert_true (ats_safetensors_writer_begin (w, &error));
   for (guint i = 0; names[i] != NULL; i++)
@@ -137,7 +137,7 @@ write_variant (const char *src, const char *dst, Perturb perturb, gpointer data)
       ats_convert_to_f32 (t->dtype, t->data, t->numel, v);
       for (gsize k = 0; k < (gsize) t->numel; k++)
         {
-          float    f = perturb ? perturb (t->name, k, v[k], data) : v[k];
+          float   f = perturb ? perturb (t->name, k, v[k], data) : v[k];
           guint16 h;
 
           if (t->dtype == ATS_DTYPE_F32)
@@ -195,8 +195,8 @@ test_reference (void)
       g_autofree char *base = g_build_filename (root, "base", NULL);
       g_autoptr (GPtrArray) tuned = g_ptr_array_new_with_free_func (g_free);
       g_autofree char *out = g_build_filename (tmp, rname, NULL);
-      g_autofree char *exp_path = g_build_filename (
-        root, json_object_get_string_member (rec, "expected"), NULL);
+      g_autofree char *exp_path =
+          g_build_filename (root, json_object_get_string_member (rec, "expected"), NULL);
       AtsMergeParams params;
       g_autoptr (AtsMerge) merge = NULL;
       g_autoptr (AtsCheckpoint) got = NULL;
@@ -204,18 +204,18 @@ test_reference (void)
       GHashTable *meta;
 
       for (guint k = 0; k < json_array_get_length (tuned_a); k++)
-        g_ptr_array_add (tuned, g_build_filename (root, json_array_get_string_element (tuned_a, k),
-                                                  NULL));
+        g_ptr_array_add (tuned,
+                         g_build_filename (root, json_array_get_string_element (tuned_a, k), NULL));
       g_ptr_array_add (tuned, NULL);
       ats_merge_params_init_default (&params);
-      g_assert_true (
-        ats_merge_method_from_string (json_object_get_string_member (rec, "method"), &params.method));
+      g_assert_true (ats_merge_method_from_string (json_object_get_string_member (rec, "method"),
+                                                   &params.method));
       params.alpha = json_object_get_double_member (rec, "alpha");
       params.lambda = json_object_get_double_member (rec, "lambda");
       params.density = json_object_get_double_member (rec, "density");
       params.only = json_object_get_null_member (rec, "only")
-                      ? NULL
-                      : json_object_get_string_member (rec, "only");
+                        ? NULL
+                        : json_object_get_string_member (rec, "only");
 
       merge = ats_merge_new (base, (const char *const *) tuned->pdata, &error);
       g_assert_no_error (error);
@@ -226,7 +226,8 @@ test_reference (void)
       g_assert_no_error (error);
       exp = ats_safetensors_open (exp_path, &error);
       g_assert_no_error (error);
-      g_assert_cmpuint (ats_checkpoint_get_n_tensors (got), ==, ats_safetensors_get_n_tensors (exp));
+      g_assert_cmpuint (ats_checkpoint_get_n_tensors (got), ==,
+                        ats_safetensors_get_n_tensors (exp));
       meta = ats_safetensors_get_metadata (ats_checkpoint_get_shard (got, 0));
       g_assert_nonnull (g_hash_table_lookup (meta, "attnscope_merge"));
       g_assert_nonnull (strstr (g_hash_table_lookup (meta, "attnscope_merge"),
@@ -286,8 +287,8 @@ static void
 write_floats (const char *dir, const float *v, gint64 n)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (AtsSafetensorsWriter) w
-    = ats_safetensors_writer_new (dir, ATS_SAFETENSORS_WRITER_NONE, &error);
+  g_autoptr (AtsSafetensorsWriter) w =
+      ats_safetensors_writer_new (dir, ATS_SAFETENSORS_WRITER_NONE, &error);
 
   g_assert_true (ats_safetensors_writer_add_tensor (w, "w", ATS_DTYPE_F32, 1, &n, &error));
   g_assert_true (ats_safetensors_writer_begin (w, &error));
@@ -305,12 +306,12 @@ test_ties_precision (void)
   g_autofree char *b = g_build_filename (tmp, "b", NULL);
   g_autofree char *t = g_build_filename (tmp, "t", NULL);
   const char      *tl[] = { t, NULL };
-  float base[6] = { 0x1p-30f, 0, 0, 0, 0, 0 };          /* [6] */
-  float tuned[6] = { 1.0f, 1.0f, 0.5f, -0.5f, 0.5f, 0 }; /* [6] */
+  float            base[6] = { 0x1p-30f, 0, 0, 0, 0, 0 };           /* [6] */
+  float            tuned[6] = { 1.0f, 1.0f, 0.5f, -0.5f, 0.5f, 0 }; /* [6] */
   g_autoptr (GError) error = NULL;
   g_autoptr (AtsMerge) merge = NULL;
   g_autofree float *out = NULL;
-  AtsMergeParams p;
+  AtsMergeParams    p;
 
   write_floats (b, base, 6);
   write_floats (t, tuned, 6);
@@ -394,11 +395,10 @@ test_classify (void)
 
       if (kind != cases[i].kind || layer != cases[i].layer)
         g_error ("%s: classified %s layer %d, expected %s layer %d", cases[i].name,
-                 ats_tensor_kind_to_string (kind), layer,
-                 ats_tensor_kind_to_string (cases[i].kind), cases[i].layer);
+                 ats_tensor_kind_to_string (kind), layer, ats_tensor_kind_to_string (cases[i].kind),
+                 cases[i].layer);
     }
-  g_assert_cmpint (ats_tensor_kind_get_group (ATS_TENSOR_KIND_QKV), ==,
-                   ATS_TENSOR_GROUP_ATTENTION);
+  g_assert_cmpint (ats_tensor_kind_get_group (ATS_TENSOR_KIND_QKV), ==, ATS_TENSOR_GROUP_ATTENTION);
   g_assert_cmpint (ats_tensor_kind_get_group (ATS_TENSOR_KIND_OTHER), ==, 0);
 }
 
@@ -461,19 +461,20 @@ test_diff (void)
         {
           const AtsWeightDiffRow *g = &diff->rows[r];
 
-          if (g->layer != json_object_get_int_member (e, "layer")
-              || !g_str_equal (ats_tensor_kind_to_string (g->kind),
-                               json_object_get_string_member (e, "kind")))
+          if (g->layer != json_object_get_int_member (e, "layer") ||
+              !g_str_equal (ats_tensor_kind_to_string (g->kind),
+                            json_object_get_string_member (e, "kind")))
             continue;
           g_assert_cmpuint (g->n_params, ==, json_object_get_int_member (e, "n_params"));
-          g_assert_cmpfloat_with_epsilon (g->delta_l2, json_object_get_double_member (e, "delta_l2"),
+          g_assert_cmpfloat_with_epsilon (g->delta_l2,
+                                          json_object_get_double_member (e, "delta_l2"),
                                           1e-12 * g->delta_l2 + 1e-15);
-          g_assert_cmpfloat_with_epsilon (g->relative, json_object_get_double_member (e, "relative"),
-                                          1e-12);
-          g_assert_cmpfloat_with_epsilon (g->cos_other_base,
-                                          json_object_get_double_member (e, "cos_other_base"), 1e-12);
-          g_assert_cmpfloat_with_epsilon (g->cos_delta_base,
-                                          json_object_get_double_member (e, "cos_delta_base"), 1e-12);
+          g_assert_cmpfloat_with_epsilon (g->relative,
+                                          json_object_get_double_member (e, "relative"), 1e-12);
+          g_assert_cmpfloat_with_epsilon (
+              g->cos_other_base, json_object_get_double_member (e, "cos_other_base"), 1e-12);
+          g_assert_cmpfloat_with_epsilon (
+              g->cos_delta_base, json_object_get_double_member (e, "cos_delta_base"), 1e-12);
           matched++;
         }
     }
@@ -687,9 +688,9 @@ test_sweep_file (void)
   g_autofree char *path = g_build_filename (tmp, "sweep.h5", NULL);
   const char      *tuned_list[] = { tuned, NULL };
   char            *tuned_strv[] = { tuned, NULL };
-  double           values[2] = { 0.0, 1.0 };      /* [S] */
-  gint32           runs[2] = { 0, 1 };            /* [S, P] with P = 1 */
-  AtsDiagResults  *results[2] = { NULL, NULL };   /* [S * P] */
+  double           values[2] = { 0.0, 1.0 };    /* [S] */
+  gint32           runs[2] = { 0, 1 };          /* [S, P] with P = 1 */
+  AtsDiagResults  *results[2] = { NULL, NULL }; /* [S * P] */
   gint32           ids[10] = { 1, 5, 9, 2, 7, 3, 11, 4, 8, 6 };
   const char      *pieces[11] = { "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", NULL };
   g_autoptr (GError) error = NULL;
@@ -697,11 +698,11 @@ test_sweep_file (void)
   g_autoptr (AtsModel) base_model = ats_model_load (base, &error);
   g_autoptr (AtsSweepInfo) back = NULL;
   g_autoptr (AtsDiagResults) base_res = NULL;
-  AtsCaptureFile  *file;
+  AtsCaptureFile   *file;
   AtsCaptureOptions copts;
-  AtsDiagParams    dparams;
-  AtsMergeParams   params;
-  AtsSweepInfo     info = { 0 };
+  AtsDiagParams     dparams;
+  AtsMergeParams    params;
+  AtsSweepInfo      info = { 0 };
 
   g_assert_no_error (error);
   write_variant (base, tuned, perturb_noise, GUINT_TO_POINTER (3));
@@ -802,7 +803,7 @@ test_writer_shards (void)
   g_autoptr (AtsSafetensorsWriter) w = NULL;
   g_autoptr (AtsCheckpoint) ck = NULL;
   /* five tensors of 100 floats = 400 bytes each, limit 1000 bytes -> 2 + 2 + 1 */
-  float data[5][100]; /* [5 tensors, 100] */
+  float  data[5][100]; /* [5 tensors, 100] */
   gint64 shape[2] = { 10, 10 };
 
   w = ats_safetensors_writer_new (out, ATS_SAFETENSORS_WRITER_NONE, &error);
@@ -817,8 +818,8 @@ test_writer_shards (void)
         data[t][i] = t * 1000.0f + i;
       g_assert_true (ats_safetensors_writer_add_tensor (w, name, ATS_DTYPE_F32, 2, shape, &error));
     }
-  g_assert_false (ats_safetensors_writer_add_tensor (w, "t0.weight", ATS_DTYPE_F32, 2, shape,
-                                                     &error));
+  g_assert_false (
+      ats_safetensors_writer_add_tensor (w, "t0.weight", ATS_DTYPE_F32, 2, shape, &error));
   g_assert_error (error, ATS_CHECKPOINT_ERROR, ATS_CHECKPOINT_ERROR_FORMAT);
   g_assert_nonnull (strstr (error->message, "t0.weight"));
   g_clear_error (&error);
@@ -845,10 +846,9 @@ test_writer_shards (void)
       g_assert_no_error (error);
       g_assert_cmpmem (v, 400, data[t], 400);
     }
-  g_assert_cmpstr (g_hash_table_lookup (ats_safetensors_get_metadata (ats_checkpoint_get_shard (ck,
-                                                                                                2)),
-                                        "note"),
-                   ==, "quote \" and backslash \\");
+  g_assert_cmpstr (
+      g_hash_table_lookup (ats_safetensors_get_metadata (ats_checkpoint_get_shard (ck, 2)), "note"),
+      ==, "quote \" and backslash \\");
   g_assert_cmpuint (count_entries (tmp, "partial"), ==, 0);
   rm_rf (tmp);
 }
@@ -863,8 +863,8 @@ test_writer_abandon (void)
   float  v[4] = { 1, 2, 3, 4 }; /* [4] */
 
   {
-    g_autoptr (AtsSafetensorsWriter) w
-      = ats_safetensors_writer_new (out, ATS_SAFETENSORS_WRITER_NONE, &error);
+    g_autoptr (AtsSafetensorsWriter) w =
+        ats_safetensors_writer_new (out, ATS_SAFETENSORS_WRITER_NONE, &error);
 
     g_assert_true (ats_safetensors_writer_add_tensor (w, "a", ATS_DTYPE_F32, 1, shape, &error));
     g_assert_true (ats_safetensors_writer_add_tensor (w, "b", ATS_DTYPE_F32, 1, shape, &error));
@@ -892,18 +892,21 @@ perturb_none (const char *name, gsize i, float v, gpointer data)
 /* Writes a copy of llama where @drop is left out, @reshape gets shape [numel] and @retype is
  * stored as BF16, and @extra is added. */
 static void
-write_altered (const char *dst, const char *drop, const char *reshape, const char *retype,
+write_altered (const char *dst,
+               const char *drop,
+               const char *reshape,
+               const char *retype,
                const char *extra)
 {
   g_autofree char *src = fixture_dir ("llama");
   g_autoptr (GError) error = NULL;
   g_autoptr (AtsCheckpoint) ck = ats_checkpoint_open (src, &error);
-  g_autoptr (AtsSafetensorsWriter) w
-    = ats_safetensors_writer_new (dst, ATS_SAFETENSORS_WRITER_NONE, &error);
+  g_autoptr (AtsSafetensorsWriter) w =
+      ats_safetensors_writer_new (dst, ATS_SAFETENSORS_WRITER_NONE, &error);
   const char *const *names = ats_checkpoint_get_tensor_names (ck);
-  g_autofree char *cfg = g_build_filename (src, "config.json", NULL);
-  gint64 one = 1;
-  float  zero = 0;
+  g_autofree char   *cfg = g_build_filename (src, "config.json", NULL);
+  gint64             one = 1;
+  float              zero = 0;
 
   g_assert_no_error (error);
   for (guint i = 0; names[i] != NULL; i++)
@@ -916,10 +919,9 @@ write_altered (const char *dst, const char *drop, const char *reshape, const cha
       if (g_strcmp0 (names[i], reshape) == 0)
         ats_safetensors_writer_add_tensor (w, t->name, t->dtype, 1, &flat, &error);
       else
-        ats_safetensors_writer_add_tensor (w, t->name,
-                                           g_strcmp0 (names[i], retype) == 0 ? ATS_DTYPE_BF16
-                                                                              : t->dtype,
-                                           t->n_dims, t->shape, &error);
+        ats_safetensors_writer_add_tensor (
+            w, t->name, g_strcmp0 (names[i], retype) == 0 ? ATS_DTYPE_BF16 : t->dtype, t->n_dims,
+            t->shape, &error);
       g_assert_no_error (error);
     }
   if (extra != NULL)
@@ -931,9 +933,8 @@ write_altered (const char *dst, const char *drop, const char *reshape, const cha
 
       if (g_strcmp0 (names[i], drop) == 0)
         continue;
-      ats_safetensors_writer_write (w, t->data,
-                                    g_strcmp0 (names[i], retype) == 0 ? t->n_bytes / 2 : t->n_bytes,
-                                    &error);
+      ats_safetensors_writer_write (
+          w, t->data, g_strcmp0 (names[i], retype) == 0 ? t->n_bytes / 2 : t->n_bytes, &error);
       g_assert_no_error (error);
     }
   if (extra != NULL)
@@ -1120,8 +1121,8 @@ test_sharded_output (void)
 int
 main (int argc, char **argv)
 {
-  static const char *fixtures[] = { "gpt2",   "gpt2-bf16", "llama",     "llama-tied-bf16",
-                                    "qwen2",  "mistral-f16", "neox",    "lazy-fla",
+  static const char *fixtures[] = { "gpt2",   "gpt2-bf16",   "llama", "llama-tied-bf16",
+                                    "qwen2",  "mistral-f16", "neox",  "lazy-fla",
                                     "lazy-hf" };
 
   g_test_init (&argc, &argv, NULL);

@@ -11,6 +11,8 @@
 
 #include "ats-application.h"
 #include "ats-colorize.h"
+#include "ats-plot-view.h"
+#include "ats-whatif-job.h"
 #include "ats-window.h"
 #include "gui-test-util.h"
 
@@ -20,6 +22,7 @@ static char *elastic_path; /* elastic, same prompt */
 static char *garbage_path; /* not HDF5 */
 static char *foreign_path; /* HDF5, not a capture */
 static char *nometrics_path;
+static char *uniform_path; /* every row exactly uniform, f32 */
 
 #define TIMEOUT_MS 30000
 
@@ -428,6 +431,159 @@ test_compare (void)
 }
 
 static void
+assert_stats_equal (const AtsWhatifHeadStats *got, const AtsWhatifHeadStats *want)
+{
+  g_assert_nonnull (got);
+  g_assert_cmpfloat (got->sparsity, ==, want->sparsity);
+  g_assert_cmpfloat (got->sparsity_before, ==, want->sparsity_before);
+  g_assert_cmpfloat (got->mass_removed, ==, want->mass_removed);
+  g_assert_cmpfloat (got->sink_mass_removed, ==, want->sink_mass_removed);
+  g_assert_true (got->sink_share == want->sink_share ||
+                 (isnan (got->sink_share) && isnan (want->sink_share)));
+  g_assert_cmpuint (got->n_sinks, ==, want->n_sinks);
+}
+
+static void
+test_whatif_uniform (void)
+{
+  AtsWindow      *window = open_window (uniform_path);
+  AtsHeatmapView *view = ats_window_get_heatmap_view (window);
+  g_autoptr (GdkTexture) texture = NULL;
+  const AtsWhatifHeadStats *stats;
+  AtsWhatifHeadStats        want;
+  AtsMatrix                *raw, *shown;
+  g_autofree char          *text = NULL;
+  const char               *caption;
+  float                     tau = 0;
+  double                    eps = 0;
+
+  ats_window_show_view (window, "head");
+  ats_window_select_head (window, 1, 2);
+  g_assert_true (gui_test_wait_idle (window, 50, TIMEOUT_MS));
+  raw = ats_window_get_head_matrix (window);
+  g_assert_nonnull (raw);
+  g_assert_null (ats_window_get_whatif_stats (window, NULL, NULL));
+  g_assert_null (ats_window_get_whatif_caption (window));
+  /* the stored rows are exactly float32 (1 / i) */
+  for (guint i = 0; i < raw->n_rows; i++)
+    g_assert_cmpfloat (ats_matrix_get (raw, i, 0), ==, 1.0f / (float) (i + 1));
+
+  /* tau = -1: the transform runs off the UI thread, then every visible cell is exactly 0 */
+  ats_window_set_whatif (window, TRUE, -1.0, FALSE);
+  g_assert_true (ats_window_get_busy (window));
+  g_assert_true (gui_test_wait_idle (window, 50, TIMEOUT_MS));
+  shown = ats_heatmap_view_get_matrix (view);
+  g_assert_true (shown != raw);
+  g_assert_cmpuint (shown->n_rows, ==, raw->n_rows);
+  for (guint i = 0; i < shown->n_rows; i++)
+    for (guint j = 0; j <= i; j++)
+      g_assert_cmpfloat (ats_matrix_get (shown, i, j), ==, 0.0f);
+  g_assert_true (ats_heatmap_view_get_mark_zeros (view));
+
+  /* the exact zeros are drawn in the render library's zero colour */
+  texture = gui_test_render_widget (GTK_WIDGET (view));
+  for (guint r = 0; r < shown->n_rows; r++)
+    for (guint c = 0; c <= r; c++)
+      {
+        double  x, y;
+        guint32 px;
+
+        g_assert_true (ats_heatmap_view_cell_to_pixel (view, r, c, &x, &y));
+        px = gui_test_texture_pixel (texture, (int) x, (int) y);
+        if (!rgb_close (px, 0xffffff, 2))
+          g_error ("what-if cell (%u, %u): pixel %06x, expected white", r, c, px);
+      }
+
+  /* the caption's numbers are ats_whatif_head_stats() of the stored map */
+  stats = ats_window_get_whatif_stats (window, &tau, &eps);
+  g_assert_cmpfloat (tau, ==, -1.0f);
+  g_assert_cmpfloat (eps, ==, ATS_WHATIF_DEFAULT_SINK_EPS);
+  ats_whatif_head_stats (raw->data, raw->n_rows, -1.0f, eps, &want);
+  assert_stats_equal (stats, &want);
+  g_assert_cmpfloat (want.sparsity, ==, 1.0);
+  g_assert_cmpfloat (want.sparsity_before, ==, 0.0);
+  g_assert_cmpfloat_with_epsilon (want.mass_removed, 1.0, 1e-6);
+  caption = ats_window_get_whatif_caption (window);
+  g_assert_nonnull (caption);
+  g_assert_nonnull (strstr (caption, "τ = -1.00 (slider)"));
+  g_assert_nonnull (strstr (caption, "sparsity 0.0% → 100.0%"));
+  g_assert_nonnull (strstr (caption, "mass removed 1.000 per row"));
+  text = ats_whatif_format_caption (&want, -1.0f, "slider");
+  g_assert_cmpstr (caption, ==, text);
+
+  /* a milder tau keeps part of each row: exactly the core transform */
+  ats_window_set_whatif (window, TRUE, -0.25, FALSE);
+  g_assert_true (gui_test_wait_idle (window, 20, TIMEOUT_MS));
+  shown = ats_heatmap_view_get_matrix (view);
+  {
+    g_autofree float *expect = g_new (float, (gsize) raw->n_rows * raw->n_cols);
+
+    ats_whatif_transform_head (raw->data, expect, raw->n_rows, -0.25f);
+    for (gsize k = 0; k < (gsize) raw->n_rows * raw->n_cols; k++)
+      g_assert_cmpfloat (shown->data[k], ==, expect[k]);
+    g_assert_cmpfloat (ats_matrix_get (shown, 7, 3), ==, 0.125f - 0.25f / 8.0f);
+  }
+  ats_whatif_head_stats (raw->data, raw->n_rows, -0.25f, eps, &want);
+  assert_stats_equal (ats_window_get_whatif_stats (window, NULL, NULL), &want);
+
+  /* moving to another head transforms that head; switching off shows the stored map again */
+  g_signal_emit_by_name (view, "navigate", 0, 1);
+  g_assert_true (gui_test_wait_idle (window, 20, TIMEOUT_MS));
+  g_assert_nonnull (ats_window_get_whatif_stats (window, NULL, NULL));
+  g_assert_true (ats_heatmap_view_get_matrix (view) != ats_window_get_head_matrix (window));
+  ats_window_set_whatif (window, FALSE, -1.0, FALSE);
+  g_assert_true (gui_test_wait_idle (window, 20, TIMEOUT_MS));
+  g_assert_true (ats_heatmap_view_get_matrix (view) == ats_window_get_head_matrix (window));
+  g_assert_false (ats_heatmap_view_get_mark_zeros (view));
+  g_assert_null (ats_window_get_whatif_caption (window));
+  g_assert_null (ats_window_get_whatif_stats (window, NULL, NULL));
+
+  close_window (window);
+}
+
+static void
+test_whatif_model_tau (void)
+{
+  AtsWindow   *window = open_window (elastic_path);
+  const float *tau_table;
+  AtsMatrix   *raw;
+  AtsWhatifHeadStats want;
+  float        tau = 0;
+  double       eps = 0;
+
+  /* a Lazy capture offers its own per-head tau (lazy/tau: -1 + 0.1 h) */
+  tau_table = ats_window_get_lazy_tau (window);
+  g_assert_nonnull (tau_table);
+  for (guint l = 0; l < 4; l++)
+    for (guint h = 0; h < 4; h++)
+      g_assert_cmpfloat_with_epsilon (tau_table[l * 4 + h], -1.0 + 0.1 * h, 1e-6);
+
+  ats_window_show_view (window, "head");
+  ats_window_select_head (window, 2, 3);
+  ats_window_set_whatif (window, TRUE, -3.0, TRUE);
+  g_assert_true (gui_test_wait_idle (window, 20, TIMEOUT_MS));
+  raw = ats_window_get_head_matrix (window);
+  g_assert_nonnull (ats_window_get_whatif_stats (window, &tau, &eps));
+  g_assert_cmpfloat (tau, ==, tau_table[2 * 4 + 3]);
+  ats_whatif_head_stats (raw->data, raw->n_rows, tau, eps, &want);
+  assert_stats_equal (ats_window_get_whatif_stats (window, NULL, NULL), &want);
+  g_assert_nonnull (strstr (ats_window_get_whatif_caption (window), "Lazy τ of this head"));
+
+  /* the slider value again */
+  ats_window_set_whatif (window, TRUE, -3.0, FALSE);
+  g_assert_true (gui_test_wait_idle (window, 20, TIMEOUT_MS));
+  g_assert_nonnull (ats_window_get_whatif_stats (window, &tau, NULL));
+  g_assert_cmpfloat (tau, ==, -3.0f);
+
+  /* a softmax capture has no lazy/ */
+  ats_window_open_path (window, sample_path);
+  g_assert_true (gui_test_wait_idle (window, 50, TIMEOUT_MS));
+  g_assert_null (ats_window_get_lazy_tau (window));
+
+  close_window (window);
+}
+
+static void
 check_file_kind (const char *path, const char *magic)
 {
   g_autofree char *data = NULL;
@@ -708,6 +864,7 @@ main (int argc, char **argv)
   const char *garbage_args[] = { "--garbage", NULL };
   const char *corrupt_args[] = { "--corrupt", NULL };
   const char *nometrics_args[] = { "--no-metrics", "--runs", "1", NULL };
+  const char *uniform_args[] = { "--kind", "uniform", "--dtype", "f32", "--runs", "1", NULL };
   int         ret;
 
   tmp_dir = g_dir_make_tmp ("attnscope-gui-XXXXXX", &error);
@@ -725,6 +882,7 @@ main (int argc, char **argv)
   garbage_path = tmp_file ("garbage.h5");
   foreign_path = tmp_file ("foreign.h5");
   nometrics_path = tmp_file ("nometrics.h5");
+  uniform_path = tmp_file ("uniform.h5");
 
   if (!gui_test_make_capture (sample_path, NULL))
     {
@@ -735,12 +893,15 @@ main (int argc, char **argv)
   g_assert_true (gui_test_make_capture (garbage_path, garbage_args));
   g_assert_true (gui_test_make_capture (foreign_path, corrupt_args));
   g_assert_true (gui_test_make_capture (nometrics_path, nometrics_args));
+  g_assert_true (gui_test_make_capture (uniform_path, uniform_args));
 
   g_test_add_func ("/gui/open-capture", test_open_capture);
   g_test_add_func ("/gui/navigation", test_navigation);
   g_test_add_func ("/gui/hover-mapping", test_hover_mapping);
   g_test_add_func ("/gui/pixels", test_pixels);
   g_test_add_func ("/gui/compare", test_compare);
+  g_test_add_func ("/gui/whatif-uniform", test_whatif_uniform);
+  g_test_add_func ("/gui/whatif-model-tau", test_whatif_model_tau);
   g_test_add_func ("/gui/export", test_export);
   g_test_add_func ("/gui/bad-files", test_bad_files);
   g_test_add_func ("/gui/diagnostics", test_diagnostics);

@@ -53,8 +53,8 @@ CFG = dict(
     vocab_size=3072,  # 256 bytes + merges + <|bos|>
     hidden_size=192,
     num_layers=4,
-    num_heads=6,
-    num_kv_heads=6,
+    num_heads=4,
+    num_kv_heads=4,
     intermediate_size=512,
     rope_theta=10000.0,
     norm_eps=1e-6,
@@ -791,14 +791,15 @@ def export(work, root=ROOT):
         if pre is not None:
             vis = torch.tril(torch.ones_like(attn[0, 0], dtype=torch.bool))
             summary[variant]["fixture_sparsity"] = float((attn[:, :, vis] == 0).double().mean())
-            summary[variant]["tau"] = [model.layers[l].attn.tau.detach().tolist() for l in range(CFG["num_layers"])]
+            summary[variant]["tau"] = [[round(x, 3) for x in model.layers[l].attn.tau.detach().tolist()]
+                                       for l in range(CFG["num_layers"])]
     with open(os.path.join(fx_dir, "demo-prompt.json"), "w") as f:
         json.dump({"prompt": FIXTURE_PROMPT, "ids": ids,
                    "note": "expected ids of attnscope's tokenizer (BOS added) for the demo models; "
                            "outputs in demo-{softmax,lazy}-expected.safetensors, written by "
                            "tests/reference/train_demo.py --export"}, f, indent=1)
         f.write("\n")
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(summary))
 
 
 def main():
