@@ -20,7 +20,6 @@ struct _AtsMerge
   GRegex  *filter_regex;
   /* in-memory merges */
   AtsModel  *template_model; /* base, loaded once */
-  GPtrArray *slots;          /* _AtsMergeSlot*, names of every weight of the template */
 };
 
 /* Merges tensor @name into @dst, which holds numel x dtype-size bytes in the tensor's stored

@@ -401,8 +401,6 @@ ats_merge_free (AtsMerge *self)
     g_regex_unref (self->filter_regex);
   if (self->template_model != NULL)
     ats_model_unref (self->template_model);
-  if (self->slots != NULL)
-    g_ptr_array_unref (self->slots);
   g_free (self);
 }
 

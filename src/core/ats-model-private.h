@@ -39,6 +39,15 @@ typedef struct
   const float *bias; /* [H, W] distance bias, W = config.bias_window */
 } AtsLayer;
 
+/* Where the loader put a tensor: a `const float *` field of AtsModel (layer -1) or of
+ * AtsLayer layers[layer], at @offset. In-memory merges replace weights through these. */
+typedef struct
+{
+  char *tensor;
+  int   layer;
+  gsize offset;
+} AtsWeightSlot;
+
 struct _AtsModel
 {
   gint           ref_count;
@@ -52,8 +61,17 @@ struct _AtsModel
   const float   *pos_embed; /* [P, D] GPT-2, or NULL */
   AtsLayer      *layers;    /* [L] */
   AtsNorm        final_norm;
-  const float   *lm_head;   /* [V, D] (tied: == tok_embed) */
-  gboolean       gelu_tanh; /* GPT-2: tanh approximation; NeoX: exact erf */
+  const float   *lm_head;      /* [V, D] (tied: == tok_embed) */
+  gboolean       gelu_tanh;    /* GPT-2: tanh approximation; NeoX: exact erf */
+  GPtrArray     *weight_slots; /* of AtsWeightSlot, in load order */
 };
+
+/* The field a slot names inside @model. */
+static inline const float **
+_ats_weight_slot_field (AtsModel *model, const AtsWeightSlot *slot)
+{
+  guint8 *base = slot->layer < 0 ? (guint8 *) model : (guint8 *) &model->layers[slot->layer];
+  return (const float **) (base + slot->offset);
+}
 
 G_END_DECLS

@@ -117,18 +117,51 @@ load_tensor (AtsModel *self, const char *name, guint n_dims, const gint64 *shape
   return buf;
 }
 
-static const float *
-load_1d (AtsModel *self, const char *name, guint n, GError **error)
+static void
+weight_slot_free (gpointer data)
 {
-  gint64 shape[1] = { n };
-  return load_tensor (self, name, 1, shape, error);
+  AtsWeightSlot *slot = data;
+  g_free (slot->tensor);
+  g_free (slot);
+}
+
+/* Stores @value in @field and remembers which tensor the field holds. */
+static const float *
+set_weight (AtsModel *self, const float **field, const char *name, const float *value)
+{
+  *field = value;
+  if (value == NULL)
+    return NULL;
+  AtsWeightSlot *slot = g_new0 (AtsWeightSlot, 1);
+  guint8        *addr = (guint8 *) field;
+  slot->tensor = g_strdup (name);
+  if (addr >= (guint8 *) self && addr < (guint8 *) (self + 1))
+    {
+      slot->layer = -1;
+      slot->offset = addr - (guint8 *) self;
+    }
+  else
+    {
+      gsize rel = addr - (guint8 *) self->layers;
+      slot->layer = rel / sizeof (AtsLayer);
+      slot->offset = rel % sizeof (AtsLayer);
+    }
+  g_ptr_array_add (self->weight_slots, slot);
+  return value;
 }
 
 static const float *
-load_2d (AtsModel *self, const char *name, guint a, guint b, GError **error)
+load_1d (AtsModel *self, const float **field, const char *name, guint n, GError **error)
+{
+  gint64 shape[1] = { n };
+  return set_weight (self, field, name, load_tensor (self, name, 1, shape, error));
+}
+
+static const float *
+load_2d (AtsModel *self, const float **field, const char *name, guint a, guint b, GError **error)
 {
   gint64 shape[2] = { a, b };
-  return load_tensor (self, name, 2, shape, error);
+  return set_weight (self, field, name, load_tensor (self, name, 2, shape, error));
 }
 
 /* nn.Linear: weight [out, in], optional bias [out]. */
@@ -145,14 +178,14 @@ load_linear (AtsModel   *self,
   lin->in = in;
   lin->out = out;
   lin->w_is_out_in = TRUE;
-  lin->w = load_2d (self, wname, out, in, error);
+  load_2d (self, &lin->w, wname, out, in, error);
   if (lin->w == NULL)
     return FALSE;
   lin->b = NULL;
   if (with_bias)
     {
       g_autofree char *bname = g_strconcat (prefix, ".bias", NULL);
-      lin->b = load_1d (self, bname, out, error);
+      load_1d (self, &lin->b, bname, out, error);
       if (lin->b == NULL)
         return FALSE;
     }
@@ -173,10 +206,10 @@ load_conv1d (AtsModel   *self,
   lin->in = in;
   lin->out = out;
   lin->w_is_out_in = FALSE;
-  lin->w = load_2d (self, wname, in, out, error);
+  load_2d (self, &lin->w, wname, in, out, error);
   if (lin->w == NULL)
     return FALSE;
-  lin->b = load_1d (self, bname, out, error);
+  load_1d (self, &lin->b, bname, out, error);
   return lin->b != NULL;
 }
 
@@ -189,14 +222,14 @@ load_norm (AtsModel   *self,
            GError    **error)
 {
   g_autofree char *wname = g_strconcat (prefix, ".weight", NULL);
-  norm->w = load_1d (self, wname, d, error);
+  load_1d (self, &norm->w, wname, d, error);
   if (norm->w == NULL)
     return FALSE;
   norm->b = NULL;
   if (with_bias)
     {
       g_autofree char *bname = g_strconcat (prefix, ".bias", NULL);
-      norm->b = load_1d (self, bname, d, error);
+      load_1d (self, &norm->b, bname, d, error);
       if (norm->b == NULL)
         return FALSE;
     }
@@ -292,8 +325,8 @@ load_gpt2 (AtsModel *self, JsonObject *cfg, const char *path, GError **error)
   gint64           wpe_shape[2];
   if (tensor_dims (self, wpe, 2, wpe_shape) && wpe_shape[0] > 0 && wpe_shape[1] == D)
     c->max_positions = MIN ((guint) wpe_shape[0], c->max_positions ? c->max_positions : G_MAXUINT);
-  if (!(self->tok_embed = load_2d (self, wte, c->vocab_size, D, error)) ||
-      !(self->pos_embed = load_2d (self, wpe, c->max_positions, D, error)))
+  if (!(load_2d (self, &self->tok_embed, wte, c->vocab_size, D, error)) ||
+      !(load_2d (self, &self->pos_embed, wpe, c->max_positions, D, error)))
     return FALSE;
   for (guint l = 0; l < c->n_layers; l++)
     {
@@ -451,7 +484,7 @@ load_llama (AtsModel *self, JsonObject *cfg, const char *path, gboolean fla, GEr
     }
 
   guint D = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, hs = c->head_dim;
-  if (!(self->tok_embed = load_2d (self, names->embed, c->vocab_size, D, error)))
+  if (!(load_2d (self, &self->tok_embed, names->embed, c->vocab_size, D, error)))
     return FALSE;
   for (guint l = 0; l < c->n_layers; l++)
     {
@@ -480,8 +513,8 @@ load_llama (AtsModel *self, JsonObject *cfg, const char *path, gboolean fla, GEr
         {
           g_autofree char *tau = g_strdup_printf ("%s.%s.tau", lp, names->attn);
           g_autofree char *bias = g_strdup_printf ("%s.%s.%s", lp, names->attn, bias_leaf);
-          if (!(L->tau = load_1d (self, tau, H, error)) ||
-              !(L->bias = load_2d (self, bias, H, c->bias_window, error)))
+          if (!(load_1d (self, &L->tau, tau, H, error)) ||
+              !(load_2d (self, &L->bias, bias, H, c->bias_window, error)))
             return FALSE;
         }
     }
@@ -498,7 +531,7 @@ load_llama (AtsModel *self, JsonObject *cfg, const char *path, gboolean fla, GEr
         }
       self->lm_head = self->tok_embed;
     }
-  else if (!(self->lm_head = load_2d (self, "lm_head.weight", c->vocab_size, D, error)))
+  else if (!(load_2d (self, &self->lm_head, "lm_head.weight", c->vocab_size, D, error)))
     return FALSE;
   return TRUE;
 }
@@ -558,7 +591,7 @@ load_neox (AtsModel *self, JsonObject *cfg, const char *path, GError **error)
   }
 
   guint D = c->d_model;
-  if (!(self->tok_embed = load_2d (self, "gpt_neox.embed_in.weight", c->vocab_size, D, error)))
+  if (!(load_2d (self, &self->tok_embed, "gpt_neox.embed_in.weight", c->vocab_size, D, error)))
     return FALSE;
   for (guint l = 0; l < c->n_layers; l++)
     {
@@ -582,7 +615,7 @@ load_neox (AtsModel *self, JsonObject *cfg, const char *path, GError **error)
     return FALSE;
   if (c->tied_lm_head)
     self->lm_head = self->tok_embed;
-  else if (!(self->lm_head = load_2d (self, "embed_out.weight", c->vocab_size, D, error)))
+  else if (!(load_2d (self, &self->lm_head, "embed_out.weight", c->vocab_size, D, error)))
     return FALSE;
   return TRUE;
 }
@@ -598,6 +631,8 @@ model_free (AtsModel *self)
   g_free (self->layers);
   if (self->owned)
     g_ptr_array_unref (self->owned);
+  if (self->weight_slots)
+    g_ptr_array_unref (self->weight_slots);
   if (self->checkpoint)
     ats_checkpoint_unref (self->checkpoint);
   g_free (self);
@@ -646,6 +681,7 @@ ats_model_load (const char *path, GError **error)
   self->config_json = g_steal_pointer (&text);
   self->checkpoint = ckpt;
   self->owned = g_ptr_array_new_with_free_func (g_free);
+  self->weight_slots = g_ptr_array_new_with_free_func (weight_slot_free);
   AtsModelConfig *c = &self->config;
   c->bos_token_id = -1;
   c->rope_theta = 10000.0f;
