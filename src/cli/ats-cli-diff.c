@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "attnscope/ats-weight-diff.h"
+#include "ats-cli-figures.h"
 #include "ats-cli.h"
 
 int
@@ -13,6 +14,9 @@ ats_cli_diff_main (int argc, char **argv)
 {
   g_autofree char *base = NULL, *other = NULL;
   gboolean         csv = FALSE;
+  g_autofree char *fig_out = NULL, *metric = NULL, *title = NULL;
+  int              width = 0;
+  double           dpi = 72.0;
   g_autoptr (GError) error = NULL;
 
   GOptionEntry entries[] = {
@@ -23,6 +27,15 @@ ats_cli_diff_main (int argc, char **argv)
       "CSV: layer,kind,n_tensors,n_params,delta_l2,base_l2,relative,cos_other_base,"
       "cos_delta_base (layer -1 = embeddings, LM head, final norm)",
       NULL },
+    { "out", 0, 0, G_OPTION_ARG_FILENAME, &fig_out,
+      "Draw a layers x tensor-kinds heatmap to FIG (.png, .svg or .pdf) instead of the table",
+      "FIG" },
+    { "metric", 'm', 0, G_OPTION_ARG_STRING, &metric,
+      "Heatmap value: rel (default, |delta|/|base|), norm (|delta|), cos (cos(o,b)) or cos-delta",
+      "rel|norm|cos|cos-delta" },
+    { "title", 't', 0, G_OPTION_ARG_STRING, &title, "Heatmap title", "TEXT" },
+    { "width", 'w', 0, G_OPTION_ARG_INT, &width, "Heatmap width in pixels (default 900)", "PX" },
+    { "dpi", 0, 0, G_OPTION_ARG_DOUBLE, &dpi, "Heatmap resolution (default 72)", "DPI" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx =
@@ -49,10 +62,17 @@ ats_cli_diff_main (int argc, char **argv)
       return 2;
     }
 
+  AtsCliDiffFigure figure = { fig_out, metric, title, width, dpi };
+  int              status = ats_cli_diff_figure_check (&figure);
+  if (status != 0)
+    return status;
+
   g_autoptr (AtsWeightDiff) diff = ats_weight_diff_compute (base, other, NULL, NULL, &error);
   if (diff == NULL)
     return ats_cli_fail ("%s", error->message);
+  if (figure.out != NULL && !csv)
+    return ats_cli_diff_figure_write (&figure, diff, base, other);
   g_autoptr (GString) text = ats_weight_diff_format (diff, csv);
   fputs (text->str, stdout);
-  return 0;
+  return figure.out != NULL ? ats_cli_diff_figure_write (&figure, diff, base, other) : 0;
 }

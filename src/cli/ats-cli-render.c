@@ -20,6 +20,7 @@
 
 #include "attnscope/ats-capture.h"
 #include "attnscope/ats-diagnostics.h"
+#include "ats-cli-figures.h"
 #include "ats-cli.h"
 #include "ats-render.h"
 
@@ -971,6 +972,9 @@ ats_cli_render_main (int argc, char **argv)
       "TEXT" },
     { NULL }
   };
+  if (ats_cli_render_sweep_applies (argc, argv)) /* ats-cli-render-sweep.c */
+    return ats_cli_render_sweep_main (argc, argv);
+
   g_autoptr (GOptionContext) ctx =
       g_option_context_new ("FILE.h5 [FILE2.h5 ...] - draw figures of a capture");
   g_option_context_set_summary (
@@ -982,6 +986,8 @@ ats_cli_render_main (int argc, char **argv)
       "  --plot METRIC [F2 ...] per-layer plot of stored diagnostics, captures overlaid\n"
       "  --strip METRIC         heat matrix of a per-head metric\n"
       "  --diff F2 --layer L --head H   signed difference F2 - FILE (diverging colormap)\n"
+      "  SWEEP.h5 --plot METRIC diagnostics against alpha/lambda of a sweep file (--per-layer,\n"
+      "                         --json; 'render --sweep --help')\n"
       "Maps larger than the image are downsampled by max pooling (mean with --pool mean), so a\n"
       "sink column never vanishes; the footer states the rule and the provenance (model, run,\n"
       "layer, head, prompt, dtype). Plots and strips use the metrics stored in the file (write\n"

@@ -419,6 +419,7 @@ ats_plot_draw (AtsPlot *plot, cairo_t *cr, double W, double H)
 {
   Axis     ax = { 0 }, ay = { 0 };
   double   fs, margin, title_bottom, footer_h, tick_len, tick_fs, legend_w = 0.0, ylab_w = 0.0;
+  double   name_w = 0.0; /* widest legend name as drawn (kept apart: w + a - a may lose an ulp) */
   double   xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
   double   px, py, pw, ph, line_w, xlab_h;
   guint    n_cat = plot->categories->len, n_series = plot->series->len;
@@ -500,7 +501,8 @@ ats_plot_draw (AtsPlot *plot, cairo_t *cr, double W, double H)
 
           legend_w = MAX (legend_w, _ats_text_width (cr, s->name ? s->name : ""));
         }
-      legend_w = MIN (legend_w, W * 0.3) + fs * 2.8;
+      name_w = MIN (legend_w, W * 0.3);
+      legend_w = name_w + fs * 2.8;
     }
 
   /* y ticks decide the left margin */
@@ -766,7 +768,7 @@ ats_plot_draw (AtsPlot *plot, cairo_t *cr, double W, double H)
         {
           Series          *s = g_ptr_array_index (plot->series, k);
           double           cy = ly + k * fs * 1.4 + fs * 0.5;
-          g_autofree char *fit = _ats_text_fit (cr, s->name ? s->name : "", legend_w - fs * 2.8);
+          g_autofree char *fit = _ats_text_fit (cr, s->name ? s->name : "", name_w);
 
           _ats_set_rgb (cr, ats_plot_get_series_color (k));
           if (bars)
@@ -1230,12 +1232,7 @@ ats_plot_get_data_area (AtsPlot *plot,
 
 /* device position of point @i of series @k (bars: the bar's top centre) */
 static gboolean
-point_position (AtsPlot          *plot,
-                const PlotLayout *layout,
-                guint             k,
-                guint             i,
-                double           *x,
-                double           *y)
+point_position (AtsPlot *plot, const PlotLayout *layout, guint k, guint i, double *x, double *y)
 {
   Series *s = g_ptr_array_index (plot->series, k);
 
@@ -1338,9 +1335,9 @@ ats_plot_hit_test (AtsPlot *plot,
               double group = 0.8, bw = group / MAX (1, plot->series->len);
               double x0 = axis_map (&layout.ax, i - group / 2.0 + k * bw);
               double x1 = axis_map (&layout.ax, i - group / 2.0 + (k + 1) * bw);
-              double base = axis_map (&layout.ay, layout.ay.log ? layout.ay.lo
-                                                                : CLAMP (0.0, layout.ay.lo,
-                                                                         layout.ay.hi));
+              double base =
+                  axis_map (&layout.ay,
+                            layout.ay.log ? layout.ay.lo : CLAMP (0.0, layout.ay.lo, layout.ay.hi));
 
               if (x < MIN (x0, x1) || x > MAX (x0, x1))
                 continue;
