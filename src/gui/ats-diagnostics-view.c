@@ -173,6 +173,7 @@ enum
 {
   RECOMPUTE,
   HEAD_ACTIVATED,
+  LAYER_ACTIVATED,
   N_SIGNALS
 };
 
@@ -282,6 +283,23 @@ on_table_activate (AtsDiagnosticsView *self, guint position, GtkColumnView *tabl
 }
 
 static void
+on_plot_point_activated (AtsPlotView        *plot,
+                         guint               series,
+                         guint               index,
+                         double              x,
+                         AtsDiagnosticsView *self)
+{
+  guint n_layers;
+
+  if (self->metrics == NULL || !isfinite (x) || x < 0)
+    return;
+
+  /* hidden-state plots have L + 1 points (0 = embeddings): the last one is the last layer's */
+  n_layers = ats_metrics_get_results (self->metrics)->n_layers;
+  g_signal_emit (self, signals[LAYER_ACTIVATED], 0, MIN ((guint) x, n_layers - 1));
+}
+
+static void
 ats_diagnostics_view_dispose (GObject *object)
 {
   AtsDiagnosticsView *self = ATS_DIAGNOSTICS_VIEW (object);
@@ -308,6 +326,10 @@ ats_diagnostics_view_class_init (AtsDiagnosticsViewClass *klass)
   signals[HEAD_ACTIVATED] =
       g_signal_new ("head-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                     NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
+  /* (layer): a click on a point of a per-layer plot */
+  signals[LAYER_ACTIVATED] =
+      g_signal_new ("layer-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/attnscope/Attnscope/ats-diagnostics-view.ui");
@@ -372,6 +394,14 @@ ats_diagnostics_view_set_metrics (AtsDiagnosticsView *self, AtsMetrics *metrics)
 
   g_list_store_remove_all (self->rows);
   ats_layer_plots_fill (self->plots_box, metrics, NULL, NULL, NULL);
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->plots_box)); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *plot = gtk_flow_box_child_get_child (GTK_FLOW_BOX_CHILD (child));
+
+      if (ATS_IS_PLOT_VIEW (plot))
+        g_signal_connect (plot, "point-activated", G_CALLBACK (on_plot_point_activated), self);
+    }
   if (metrics == NULL)
     return;
 

@@ -2,7 +2,8 @@
  *
  * The parameters (sink eps, underload/overload thresholds) are edited here; ::recompute asks
  * the owner to recompute the diagnostics off the UI thread with ats_diagnostics_view_get_params().
- * Clicking a table row emits ::head-activated.
+ * Clicking a table row emits ::head-activated; clicking a point of a per-layer plot emits
+ * ::layer-activated with that layer.
  */
 #pragma once
 

@@ -605,7 +605,7 @@ read_thumbnail_blocked (AtsDocument  *self,
   guint                size = MIN (T, max_size);
   g_autofree guint    *map = g_new (guint, T);                                 /* [T] */
   g_autofree float    *block = g_try_new (float, (gsize) THUMB_BLOCK_ROWS *T); /* [B, T] */
-  float               *out = g_new (float, (gsize) size * size);               /* [size, size] */
+  float               *out = g_new (float, (gsize) size *size);                /* [size, size] */
 
   if (block == NULL)
     {
@@ -631,8 +631,8 @@ read_thumbnail_blocked (AtsDocument  *self,
         }
       for (guint i = 0; i < n_rows; i++)
         {
-          const float *src = block + (gsize) i * T;                  /* [T] */
-          float       *dst = out + (gsize) map[row0 + i] * size;     /* [size] */
+          const float *src = block + (gsize) i * T;              /* [T] */
+          float       *dst = out + (gsize) map[row0 + i] * size; /* [size] */
 
           for (guint j = 0; j < T; j++)
             if (src[j] > dst[map[j]])

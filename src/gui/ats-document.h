@@ -60,17 +60,16 @@ ats_document_load_metrics_finish (AtsDocument *self, GAsyncResult *result, GErro
  * priority, one head per job, so that opening a head never waits behind a layer of thumbnails.
  * Maps of more than 1024 tokens are read in blocks of query rows and pooled as they arrive
  * (never a whole [T, T] head in memory). */
-void       ats_document_load_thumbnail_async (AtsDocument        *self,
-                                              guint               run,
-                                              guint               layer,
-                                              guint               head,
-                                              guint               max_size,
-                                              GCancellable       *cancellable,
-                                              GAsyncReadyCallback callback,
-                                              gpointer            user_data);
-AtsMatrix *ats_document_load_thumbnail_finish (AtsDocument  *self,
-                                               GAsyncResult *result,
-                                               GError      **error);
+void ats_document_load_thumbnail_async (AtsDocument        *self,
+                                        guint               run,
+                                        guint               layer,
+                                        guint               head,
+                                        guint               max_size,
+                                        GCancellable       *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer            user_data);
+AtsMatrix *
+ats_document_load_thumbnail_finish (AtsDocument *self, GAsyncResult *result, GError **error);
 
 /* lazy/tau of a run (Lazy Attention captures): [L, H], newly allocated;
  * ATS_CAPTURE_ERROR_MISSING when the run has none. */

@@ -39,8 +39,10 @@ struct _AtsHeatmapView
   int      last_height;
 
   /* pyramid of colour images, level k is 2^k cells per pixel block */
-  GPtrArray     *pyramid;  /* cairo_surface_t* */
-  GskRenderNode *map_node; /* cached for the current view and size */
+  GPtrArray     *pyramid;             /* cairo_surface_t* */
+  guint          pyramid_serial;      /* bumped when the data cache is dropped */
+  GCancellable  *pyramid_cancellable; /* a pyramid being built in a worker thread */
+  GskRenderNode *map_node;            /* cached for the current view and size */
   GskRenderNode *bar_node;
 
   /* pointer */
@@ -86,6 +88,12 @@ drop_data_cache (AtsHeatmapView *self)
   drop_view_cache (self);
   g_clear_pointer (&self->bar_node, gsk_render_node_unref);
   g_clear_pointer (&self->pyramid, g_ptr_array_unref);
+  self->pyramid_serial++;
+  if (self->pyramid_cancellable != NULL)
+    {
+      g_cancellable_cancel (self->pyramid_cancellable);
+      g_clear_object (&self->pyramid_cancellable);
+    }
 }
 
 static void
@@ -361,25 +369,121 @@ ats_heatmap_view_format_cell (AtsHeatmapView *self, guint row, guint col)
 
 /* --- drawing --- */
 
-static void
-build_pyramid (AtsHeatmapView *self)
-{
-  AtsHeatmap heatmap;
-  int        w = self->matrix->n_cols;
-  int        h = self->matrix->n_rows;
+/* Maps of more cells than this get their pyramid built in a worker thread (about 0.5 s at
+ * 4096 x 4096): the UI thread keeps drawing, and the map appears when it is ready. */
+#define SYNC_PYRAMID_CELLS ((gsize) 1024 * 1024)
 
-  init_heatmap (self, &heatmap);
-  self->pyramid = g_ptr_array_new_with_free_func ((GDestroyNotify) cairo_surface_destroy);
+typedef struct
+{
+  AtsMatrix *matrix;
+  AtsHeatmap heatmap; /* its data points into matrix */
+  AtsScale   scale;
+} PyramidJob;
+
+static void
+pyramid_job_free (PyramidJob *job)
+{
+  ats_matrix_unref (job->matrix);
+  g_free (job);
+}
+
+static GPtrArray *
+pyramid_build (const AtsHeatmap *heatmap, const AtsScale *scale, GCancellable *cancellable)
+{
+  GPtrArray *pyramid = g_ptr_array_new_with_free_func ((GDestroyNotify) cairo_surface_destroy);
+  int        w = heatmap->n_cols;
+  int        h = heatmap->n_rows;
 
   /* level k: at most ceil(n / 2^k) pixels a side, max-pooled by the renderer */
   for (;;)
     {
-      g_ptr_array_add (self->pyramid, ats_colorize_image (&heatmap, &self->scale, w, h));
+      if (g_cancellable_is_cancelled (cancellable))
+        {
+          g_ptr_array_unref (pyramid);
+          return NULL;
+        }
+      g_ptr_array_add (pyramid, ats_colorize_image (heatmap, scale, w, h));
       if (w <= 16 && h <= 16)
         break;
       w = (w + 1) / 2;
       h = (h + 1) / 2;
     }
+  return pyramid;
+}
+
+static void
+pyramid_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+{
+  PyramidJob *job = task_data;
+  GPtrArray  *pyramid = pyramid_build (&job->heatmap, &job->scale, cancellable);
+
+  if (pyramid == NULL)
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "cancelled");
+  else
+    g_task_return_pointer (task, pyramid, (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+on_pyramid_built (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  AtsHeatmapView *self = ATS_HEATMAP_VIEW (source);
+  guint           serial = GPOINTER_TO_UINT (user_data);
+  GPtrArray      *pyramid = g_task_propagate_pointer (G_TASK (result), NULL);
+
+  if (pyramid == NULL)
+    return;
+  if (serial != self->pyramid_serial || self->pyramid != NULL)
+    {
+      g_ptr_array_unref (pyramid);
+      return;
+    }
+  g_clear_object (&self->pyramid_cancellable);
+  self->pyramid = pyramid;
+  drop_view_cache (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/* The pyramid, built here for small maps; for large ones a worker thread is started (once) and
+ * NULL is returned until it is done. */
+static GPtrArray *
+ensure_pyramid (AtsHeatmapView *self)
+{
+  PyramidJob *job;
+  g_autoptr (GTask) task = NULL;
+
+  if (self->pyramid != NULL)
+    return self->pyramid;
+
+  if ((gsize) self->matrix->n_rows * self->matrix->n_cols <= SYNC_PYRAMID_CELLS)
+    {
+      AtsHeatmap heatmap;
+
+      init_heatmap (self, &heatmap);
+      self->pyramid = pyramid_build (&heatmap, &self->scale, NULL);
+      return self->pyramid;
+    }
+
+  if (self->pyramid_cancellable != NULL)
+    return NULL;
+
+  job = g_new0 (PyramidJob, 1);
+  job->matrix = ats_matrix_ref (self->matrix);
+  init_heatmap (self, &job->heatmap);
+  job->scale = self->scale;
+  self->pyramid_cancellable = g_cancellable_new ();
+  task = g_task_new (self, self->pyramid_cancellable, on_pyramid_built,
+                     GUINT_TO_POINTER (self->pyramid_serial));
+  g_task_set_task_data (task, job, (GDestroyNotify) pyramid_job_free);
+  g_task_run_in_thread (task, pyramid_thread);
+  return NULL;
+}
+
+gboolean
+ats_heatmap_view_get_rendering (AtsHeatmapView *self)
+{
+  g_return_val_if_fail (ATS_IS_HEATMAP_VIEW (self), FALSE);
+
+  return self->pyramid_cancellable != NULL;
 }
 
 static GskRenderNode *
@@ -394,8 +498,8 @@ build_map_node (AtsHeatmapView *self, int width, int height)
 
   plot_area (self, &area);
 
-  if (self->pyramid == NULL)
-    build_pyramid (self);
+  if (ensure_pyramid (self) == NULL)
+    return NULL;
 
   /* the coarsest level that still has at least ~1 image pixel per screen pixel */
   while (level + 1 < self->pyramid->len && self->zoom * (1u << (level + 1)) <= 1.0)

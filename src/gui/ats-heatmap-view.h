@@ -5,8 +5,9 @@
  * Arrow keys and Page Up/Down emit ::navigate; + / - / 0 zoom and fit.
  *
  * Drawing: a pyramid of colour images (2x2 max-pooled levels) is built once per matrix /
- * colormap / scale; each frame paints the level closest to the zoom with nearest-neighbour
- * filtering into a cached render node, rebuilt only when the view or the size changes.
+ * colormap / scale (in a worker thread for maps of more than 1024 x 1024 cells); each frame paints
+ * the level closest to the zoom with nearest-neighbour filtering into a cached render node, rebuilt
+ * only when the view or the size changes.
  */
 #pragma once
 
@@ -36,7 +37,7 @@ void ats_heatmap_view_set_range (AtsHeatmapView *self, double vmin, double vmax)
 /* The scale in use (resolved against the current matrix). */
 void ats_heatmap_view_get_scale (AtsHeatmapView *self, AtsScale *scale);
 /* Square causal map: cells above the diagonal are drawn masked. Default TRUE. */
-void     ats_heatmap_view_set_causal (AtsHeatmapView *self, gboolean causal);
+void ats_heatmap_view_set_causal (AtsHeatmapView *self, gboolean causal);
 /* Visible exact zeros drawn in the render library's zero colour (white), as Elastic-Softmax
  * figures do. Default FALSE. */
 void     ats_heatmap_view_set_mark_zeros (AtsHeatmapView *self, gboolean mark_zeros);
@@ -58,6 +59,10 @@ void     ats_heatmap_view_zoom_at (AtsHeatmapView *self, double factor, double x
 void     ats_heatmap_view_pan (AtsHeatmapView *self, double dx, double dy);
 void     ats_heatmap_view_fit (AtsHeatmapView *self);
 gboolean ats_heatmap_view_get_fitted (AtsHeatmapView *self);
+
+/* TRUE while the colour pyramid of a large map (> 1024 x 1024 cells) is being built in a worker
+ * thread; the map is drawn once it is ready. Smaller maps are drawn at once. */
+gboolean ats_heatmap_view_get_rendering (AtsHeatmapView *self);
 
 /* Hover as if the pointer were at (@x, @y) (also used by tests and screenshots). */
 void     ats_heatmap_view_set_hover (AtsHeatmapView *self, double x, double y);

@@ -30,6 +30,16 @@ struct _AtsPlotView
 
 G_DEFINE_FINAL_TYPE (AtsPlotView, ats_plot_view, GTK_TYPE_WIDGET)
 
+#define HIT_RADIUS 10.0
+
+enum
+{
+  POINT_ACTIVATED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static void
 series_free (Series *s)
 {
@@ -118,6 +128,71 @@ ats_plot_view_measure (GtkWidget     *widget,
     }
 }
 
+gboolean
+ats_plot_view_pixel_to_point (AtsPlotView *self, double x, double y, guint *series, guint *index)
+{
+  g_autoptr (AtsPlot) plot = NULL;
+  int width, height;
+
+  g_return_val_if_fail (ATS_IS_PLOT_VIEW (self), FALSE);
+
+  width = gtk_widget_get_width (GTK_WIDGET (self));
+  height = gtk_widget_get_height (GTK_WIDGET (self));
+  if (width <= 0 || height <= 0 || self->series->len == 0)
+    return FALSE;
+
+  /* the plot is drawn at (0, 0, width, height) of the widget */
+  plot = ats_plot_view_build_plot (self);
+  return ats_plot_hit_test (plot, NULL, width, height, x, y, HIT_RADIUS, series, index);
+}
+
+gboolean
+ats_plot_view_point_to_pixel (AtsPlotView *self, guint series, guint index, double *x, double *y)
+{
+  g_autoptr (AtsPlot) plot = NULL;
+  int width, height;
+
+  g_return_val_if_fail (ATS_IS_PLOT_VIEW (self), FALSE);
+
+  width = gtk_widget_get_width (GTK_WIDGET (self));
+  height = gtk_widget_get_height (GTK_WIDGET (self));
+  if (width <= 0 || height <= 0)
+    return FALSE;
+
+  plot = ats_plot_view_build_plot (self);
+  return ats_plot_get_point (plot, NULL, width, height, series, index, x, y);
+}
+
+double
+ats_plot_view_get_x (AtsPlotView *self, guint series, guint index)
+{
+  Series *s;
+
+  g_return_val_if_fail (ATS_IS_PLOT_VIEW (self), NAN);
+
+  if (series >= self->series->len)
+    return NAN;
+  s = g_ptr_array_index (self->series, series);
+  return index < s->n ? s->x[index] : NAN;
+}
+
+static void
+on_released (GtkGestureClick *gesture, int n_press, double x, double y, AtsPlotView *self)
+{
+  guint series, index;
+
+  if (ats_plot_view_pixel_to_point (self, x, y, &series, &index))
+    g_signal_emit (self, signals[POINT_ACTIVATED], 0, series, index,
+                   ats_plot_view_get_x (self, series, index));
+}
+
+static void
+on_motion (GtkEventControllerMotion *controller, double x, double y, AtsPlotView *self)
+{
+  gtk_widget_set_cursor_from_name (
+      GTK_WIDGET (self), ats_plot_view_pixel_to_point (self, x, y, NULL, NULL) ? "pointer" : NULL);
+}
+
 static void
 ats_plot_view_dispose (GObject *object)
 {
@@ -153,12 +228,25 @@ ats_plot_view_class_init (AtsPlotViewClass *klass)
   widget_class->snapshot = ats_plot_view_snapshot;
   widget_class->measure = ats_plot_view_measure;
 
+  /* (series, index, x): a click on a drawn point */
+  signals[POINT_ACTIVATED] =
+      g_signal_new ("point-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 3, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_DOUBLE);
+
   gtk_widget_class_set_css_name (widget_class, "plotview");
 }
 
 static void
 ats_plot_view_init (AtsPlotView *self)
 {
+  GtkGesture         *click = gtk_gesture_click_new ();
+  GtkEventController *motion = gtk_event_controller_motion_new ();
+
+  g_signal_connect (click, "released", G_CALLBACK (on_released), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (click));
+  g_signal_connect (motion, "motion", G_CALLBACK (on_motion), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), motion);
+
   self->series = g_ptr_array_new_with_free_func ((GDestroyNotify) series_free);
   self->y_min = NAN;
   self->y_max = NAN;

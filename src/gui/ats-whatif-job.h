@@ -35,7 +35,8 @@ AtsWhatifResult *ats_whatif_job_run_finish (GAsyncResult *result, GError **error
 
 /* "τ = −1.00 (slider) · sparsity 12.3% → 78.9% · mass removed 0.456 / row · on sinks* 61.2%
  * (3 sink keys)"; @tau_source names where tau comes from. */
-char *ats_whatif_format_caption (const AtsWhatifHeadStats *stats, float tau, const char *tau_source);
+char *
+ats_whatif_format_caption (const AtsWhatifHeadStats *stats, float tau, const char *tau_source);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtsWhatifResult, ats_whatif_result_free)
 

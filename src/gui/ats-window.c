@@ -60,7 +60,7 @@ struct _AtsWindow
   float           *lazy_tau; /* [L, H] lazy/tau of the run (or of the compared capture), or NULL */
   char            *lazy_tau_source;
   gboolean         lazy_tau_compare; /* lazy_tau is the compared capture's */
-  AtsWhatifResult *whatif;  /* the transform shown (or last computed) */
+  AtsWhatifResult *whatif;           /* the transform shown (or last computed) */
   gboolean         whatif_running;
   gboolean         whatif_dirty; /* parameters changed while a transform was running */
 
@@ -185,8 +185,16 @@ add_recent (const char *path)
 {
   g_autoptr (GFile) file = g_file_new_for_path (path);
   g_autofree char *uri = g_file_get_uri (file);
+  const char      *app = g_get_application_name ();
+  GtkRecentData    data = { 0 };
 
-  gtk_recent_manager_add_item (gtk_recent_manager_get_default (), uri);
+  /* explicit application data: gtk_recent_manager_add_item() takes the program name, and a
+   * NULL one (a test or tool without GApplication) writes an entry GLib cannot read back */
+  data.mime_type =
+      (char *) (g_file_test (path, G_FILE_TEST_IS_DIR) ? "inode/directory" : "application/x-hdf5");
+  data.app_name = (char *) (app != NULL ? app : "attnscope");
+  data.app_exec = (char *) "attnscope %u";
+  gtk_recent_manager_add_full (gtk_recent_manager_get_default (), uri, &data);
 }
 
 static char *
@@ -306,7 +314,8 @@ static void
 show_head_matrix (AtsWindow *self)
 {
   const AtsCaptureRun *run = ats_document_get_run (self->document, self->run);
-  gboolean elastic = ats_document_get_model_info (self->document)->attention == ATS_ATTENTION_ELASTIC;
+  gboolean             elastic =
+      ats_document_get_model_info (self->document)->attention == ATS_ATTENTION_ELASTIC;
 
   gtk_widget_set_visible (GTK_WIDGET (self->whatif_caption), FALSE);
   ats_heatmap_view_set_value_name (self->heatmap_view, "weight");
@@ -419,8 +428,7 @@ update_whatif (AtsWindow *self)
   self->whatif_running = TRUE;
   begin_pending (self);
   set_status (self, "Computing the what-if Elastic-Softmax map…");
-  ats_whatif_job_run_async (self->head_matrix, tau, eps, NULL, on_whatif_done,
-                            g_object_ref (self));
+  ats_whatif_job_run_async (self->head_matrix, tau, eps, NULL, on_whatif_done, g_object_ref (self));
 }
 
 static void
@@ -497,8 +505,8 @@ typedef struct
 static void
 on_lazy_tau_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  TauRequest *req = user_data;
-  AtsWindow  *self = req->self;
+  TauRequest       *req = user_data;
+  AtsWindow        *self = req->self;
   g_autofree float *tau = NULL;
 
   /* a capture without lazy/ is the common case, not an error */
@@ -1928,6 +1936,17 @@ on_overview_head_activated (AtsWindow *self, guint layer, guint head, GtkWidget 
 }
 
 static void
+on_diagnostics_layer_activated (AtsWindow *self, guint layer, GtkWidget *source)
+{
+  g_autofree char *text = NULL;
+
+  ats_window_select_head (self, layer, self->head);
+  ats_window_show_view (self, "head");
+  text = g_strdup_printf ("Layer %u from the diagnostics plot", self->layer);
+  set_status (self, text);
+}
+
+static void
 on_head_spin_changed (AtsWindow *self, GtkSpinButton *spin)
 {
   if (self->updating)
@@ -2108,6 +2127,7 @@ ats_window_class_init (AtsWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_heatmap_cell_activated);
   gtk_widget_class_bind_template_callback (widget_class, on_diagnostics_recompute);
   gtk_widget_class_bind_template_callback (widget_class, on_whatif_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_diagnostics_layer_activated);
 }
 
 static void

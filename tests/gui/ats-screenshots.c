@@ -3,7 +3,8 @@
  *   attnscope-screenshots OUT_DIR CAPTURE.h5 [A.h5 B.h5]
  *
  * Writes overview.png, overview-sink.png, head-view.png (with the hover tooltip), tokens.png,
- * diagnostics.png and, given two more captures of one prompt, compare.png (A against B).
+ * diagnostics.png and, given two more captures of one prompt, compare.png (A against B) and
+ * head-whatif.png (what-if Elastic-Softmax of A's head with B's lazy/tau when B has one).
  * Used by build-aux/screenshots.sh.
  */
 #include <gtk/gtk.h>
@@ -118,6 +119,12 @@ main (int argc, char **argv)
       ats_window_open_compare (window, argv[4]);
       gui_test_wait_idle (window, 300, TIMEOUT_MS);
       ok &= save (window, argv[1], "compare.png");
+
+      /* what-if Elastic-Softmax on the softmax capture's sink head, with the Lazy capture's own
+       * tau of that head (its lazy/tau) */
+      ats_window_show_view (window, "head");
+      ats_window_set_whatif (window, TRUE, -1.0, ats_window_get_lazy_tau (window) != NULL);
+      ok &= save (window, argv[1], "head-whatif.png");
     }
 
   gtk_window_destroy (GTK_WINDOW (window));

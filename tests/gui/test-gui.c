@@ -544,12 +544,12 @@ test_whatif_uniform (void)
 static void
 test_whatif_model_tau (void)
 {
-  AtsWindow   *window = open_window (elastic_path);
-  const float *tau_table;
-  AtsMatrix   *raw;
+  AtsWindow         *window = open_window (elastic_path);
+  const float       *tau_table;
+  AtsMatrix         *raw;
   AtsWhatifHeadStats want;
-  float        tau = 0;
-  double       eps = 0;
+  float              tau = 0;
+  double             eps = 0;
 
   /* a Lazy capture offers its own per-head tau (lazy/tau: -1 + 0.1 h) */
   tau_table = ats_window_get_lazy_tau (window);
@@ -743,6 +743,70 @@ test_diagnostics (void)
 }
 
 static void
+test_diagnostics_plot_click (void)
+{
+  AtsWindow          *window = open_window (sample_path);
+  AtsDiagnosticsView *diag = ats_window_get_diagnostics_view (window);
+  GtkWidget          *child;
+  AtsPlotView        *plot = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  guint  n = 0, series, index, layer, head;
+  double x, y;
+
+  ats_window_select_head (window, 0, 3);
+  ats_window_show_view (window, "diagnostics");
+  g_assert_true (gui_test_wait_idle (window, 100, TIMEOUT_MS));
+
+  /* the first-token-mass plot: one series over the 4 layers */
+  for (child = gtk_widget_get_first_child (GTK_WIDGET (ats_diagnostics_view_get_plots (diag)));
+       child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *w = gtk_flow_box_child_get_child (GTK_FLOW_BOX_CHILD (child));
+
+      if (ATS_IS_PLOT_VIEW (w) &&
+          g_strcmp0 (ats_plot_view_get_metric (ATS_PLOT_VIEW (w)), "first_token_mass") == 0)
+        plot = ATS_PLOT_VIEW (w);
+    }
+  g_assert_nonnull (plot);
+  g_assert_nonnull (ats_plot_view_get_series (plot, 0, &n));
+  g_assert_cmpuint (n, ==, 4);
+
+  /* the pixel of each known point is the series colour (the marker the renderer drew there),
+   * and a pixel near it maps back to that point */
+  texture = gui_test_render_widget (GTK_WIDGET (plot));
+  for (guint i = 0; i < n; i++)
+    {
+      guint32 px;
+
+      g_assert_true (ats_plot_view_point_to_pixel (plot, 0, i, &x, &y));
+      px = gui_test_texture_pixel (texture, (int) x, (int) y);
+      if (!rgb_close (px, ats_plot_get_series_color (0), 40))
+        g_error ("point %u at (%.1f, %.1f): pixel %06x, expected the series colour %06x", i, x, y,
+                 px, ats_plot_get_series_color (0));
+      g_assert_true (ats_plot_view_pixel_to_point (plot, x + 2, y - 2, &series, &index));
+      g_assert_cmpuint (series, ==, 0);
+      g_assert_cmpuint (index, ==, i);
+      g_assert_cmpfloat (ats_plot_view_get_x (plot, series, index), ==, i);
+    }
+  /* far from every point: no hit */
+  g_assert_false (ats_plot_view_pixel_to_point (plot, 2, 2, NULL, NULL));
+
+  /* a click on the point of layer 2 opens layer 2 in the head view (the head is kept) */
+  g_assert_true (ats_plot_view_point_to_pixel (plot, 0, 2, &x, &y));
+  g_assert_true (ats_plot_view_pixel_to_point (plot, x, y, &series, &index));
+  g_signal_emit_by_name (plot, "point-activated", series, index,
+                         ats_plot_view_get_x (plot, series, index));
+  g_assert_true (gui_test_wait_idle (window, 20, TIMEOUT_MS));
+  ats_window_get_head (window, &layer, &head);
+  g_assert_cmpuint (layer, ==, 2);
+  g_assert_cmpuint (head, ==, 3);
+  g_assert_cmpstr (ats_window_get_view (window), ==, "head");
+  assert_matrix_equals_file (ats_window_get_head_matrix (window), sample_path, 0, 2, 3);
+
+  close_window (window);
+}
+
+static void
 test_no_metrics (void)
 {
   /* a capture without metrics/: the diagnostics are computed from the maps */
@@ -905,6 +969,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/export", test_export);
   g_test_add_func ("/gui/bad-files", test_bad_files);
   g_test_add_func ("/gui/diagnostics", test_diagnostics);
+  g_test_add_func ("/gui/diagnostics-plot-click", test_diagnostics_plot_click);
   g_test_add_func ("/gui/no-metrics", test_no_metrics);
   g_test_add_func ("/gui/token-view", test_token_view);
   g_test_add_func ("/gui/capture-from-model", test_capture_from_model);
