@@ -20,6 +20,8 @@ G_BEGIN_DECLS
 
 #define ATS_CAPTURE_FORMAT "attnscope-capture"
 #define ATS_CAPTURE_FORMAT_VERSION 1
+/* Edge of the stored max-pooled previews (runs/N/preview [L, H, P, P], P = min(T, this)). */
+#define ATS_CAPTURE_PREVIEW_SIZE 64
 
 typedef enum
 {
@@ -126,6 +128,15 @@ gboolean ats_capture_file_read_rows (AtsCaptureFile *self,
                                      guint           n_rows,
                                      float          *out,
                                      GError        **error);
+/* The max-pooled preview of one head into @out [P, P] (P <= ATS_CAPTURE_PREVIEW_SIZE, returned
+ * in @size); ATS_CAPTURE_ERROR_MISSING for files written before previews existed. */
+gboolean ats_capture_file_read_preview (AtsCaptureFile *self,
+                                        guint           run,
+                                        guint           layer,
+                                        guint           head,
+                                        float          *out,
+                                        guint          *size,
+                                        GError        **error);
 /* hidden_norms [L+1, T], newly allocated. */
 float *ats_capture_file_read_hidden_norms (AtsCaptureFile *self, guint run, GError **error);
 /* lazy/ of a run (Lazy Attention captures): tau [L, H] and bias [L, H, W], newly allocated.

@@ -63,7 +63,10 @@ struct _AtsCaptureFile
   MapStream         attn;
   MapStream         scores;
   float            *hidden_norms; /* [L+1, T] */
-  float            *logits;       /* [T, V] (borrowed in end callback, written there) */
+  float            *preview;      /* [L, H, P, P] max-pooled maps, P = preview_size */
+  guint             preview_size;
+  guint            *preview_bin; /* [T] bin of each row / key index */
+  float            *logits;      /* [T, V] (borrowed in end callback, written there) */
   AtsObserver       observer;
 
   /* chunk writer pool */
@@ -452,6 +455,8 @@ capture_free (AtsCaptureFile *self)
   g_free (self->path);
   g_free (self->write_path);
   g_free (self->hidden_norms);
+  g_free (self->preview);
+  g_free (self->preview_bin);
   g_mutex_clear (&self->h5_lock);
   g_mutex_clear (&self->flight_lock);
   g_cond_clear (&self->flight_cond);
@@ -936,6 +941,17 @@ ats_capture_file_begin_run (AtsCaptureFile          *self,
       return FALSE;
     }
   self->hidden_norms = g_new0 (float, (gsize) (L + 1) * T);
+  if (self->opts.store_maps)
+    {
+      /* a max-pooled preview of every stored map: overviews of long captures need not read
+       * (and decompress) whole heads; max pooling keeps sink columns visible */
+      guint P = MIN (T, ATS_CAPTURE_PREVIEW_SIZE);
+      self->preview_size = P;
+      self->preview = g_new0 (float, (gsize) L *H *P *P);
+      self->preview_bin = g_new (guint, T);
+      for (guint i = 0; i < T; i++)
+        self->preview_bin[i] = (guint) ((guint64) i * P / T);
+    }
   self->observer.want_scores = self->opts.store_scores;
   self->run_open = TRUE;
   return TRUE;
@@ -968,6 +984,19 @@ observer_attention (AtsObserver *obs, const AtsAttentionBlock *b, GError **error
     return TRUE;
   if (self->attn.stage != NULL)
     map_stream_put (self, &self->attn, b, b->probs);
+  if (self->preview != NULL)
+    {
+      guint  T = self->T, P = self->preview_size;
+      float *pv = self->preview + ((gsize) b->layer * self->info.n_heads + b->head) * P * P;
+      for (guint r = 0; r < b->n_rows; r++)
+        {
+          guint        i = b->row_start + r;
+          const float *row = b->probs + (gsize) r * T;
+          float       *dst = pv + (gsize) self->preview_bin[i] * P;
+          for (guint j = 0; j <= i; j++)
+            dst[self->preview_bin[j]] = MAX (dst[self->preview_bin[j]], row[j]);
+        }
+    }
   if (self->scores.stage != NULL && b->scores != NULL)
     map_stream_put (self, &self->scores, b, b->scores);
   /* surface a writer failure (disk full) as soon as it happens */
@@ -1027,6 +1056,28 @@ ats_capture_file_end_run (AtsCaptureFile *self, gboolean complete, GError **erro
       if (!ok)
         set_io_error (&local, self, "hidden_norms");
     }
+  if (ok && self->preview != NULL)
+    {
+      guint   P = self->preview_size;
+      hsize_t pdims[4] = { self->info.n_layers, self->info.n_heads, P, P };
+      ok = write_dataset (self->run_group, "preview", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, pdims,
+                          self->preview, TRUE);
+      if (ok)
+        {
+          hid_t d = H5Dopen2 (self->run_group, "preview", H5P_DEFAULT);
+          ok = d >= 0 &&
+               attr_string (d, "description",
+                            "max-pooled attention maps for overviews: preview[l,h,p,q] is the "
+                            "largest weight of query rows [p*T/P, (p+1)*T/P) on keys "
+                            "[q*T/P, (q+1)*T/P)");
+          if (d >= 0)
+            H5Dclose (d);
+        }
+      if (!ok)
+        set_io_error (&local, self, "preview");
+    }
+  g_clear_pointer (&self->preview, g_free);
+  g_clear_pointer (&self->preview_bin, g_free);
   map_stream_close (&self->attn);
   map_stream_close (&self->scores);
   if (ok && complete)
@@ -1588,4 +1639,43 @@ ats_capture_file_read_run_lazy (AtsCaptureFile *self,
   *bias = b;
   *bias_window = dims[2];
   return TRUE;
+}
+
+gboolean
+ats_capture_file_read_preview (AtsCaptureFile *self,
+                               guint           run,
+                               guint           layer,
+                               guint           head,
+                               float          *out,
+                               guint          *size,
+                               GError        **error)
+{
+  hid_t g = open_run_group (self, run, error);
+  if (g < 0)
+    return FALSE;
+  gboolean ok = H5Lexists (g, "preview", H5P_DEFAULT) > 0;
+  hid_t    d = ok ? H5Dopen2 (g, "preview", H5P_DEFAULT) : -1;
+  hid_t    s = d >= 0 ? H5Dget_space (d) : -1;
+  hsize_t  dims[4] = { 0 };
+  ok = s >= 0 && H5Sget_simple_extent_ndims (s) == 4 &&
+       H5Sget_simple_extent_dims (s, dims, NULL) == 4 && layer < dims[0] && head < dims[1] &&
+       dims[2] == dims[3] && dims[2] <= ATS_CAPTURE_PREVIEW_SIZE;
+  if (ok)
+    {
+      hsize_t start[4] = { layer, head, 0, 0 }, count[4] = { 1, 1, dims[2], dims[3] };
+      hid_t   ms = H5Screate_simple (4, count, NULL);
+      H5Sselect_hyperslab (s, H5S_SELECT_SET, start, NULL, count, NULL);
+      ok = H5Dread (d, H5T_NATIVE_FLOAT, ms, s, H5P_DEFAULT, out) >= 0;
+      H5Sclose (ms);
+      *size = dims[2];
+    }
+  if (s >= 0)
+    H5Sclose (s);
+  if (d >= 0)
+    H5Dclose (d);
+  H5Gclose (g);
+  if (!ok)
+    g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING,
+                 "%s: run %u has no preview of layer %u head %u", self->path, run, layer, head);
+  return ok;
 }

@@ -72,6 +72,19 @@ def main():
             else:
                 tol = 2e-3 if a.dtype == "f16" else 1e-5
                 need(np.allclose(rows, 1, atol=tol * T), f"{name}: softmax rows sum to 1")
+            # the max-pooled preview: preview[l,h,p,q] = max of the rows/keys falling in bin p/q
+            pv = r["preview"][()]
+            P = min(T, 64)
+            need(pv.shape == (L, H, P, P) and pv.dtype == np.float32, f"{name}: preview [L,H,P,P] float32")
+            if pv.shape == (L, H, P, P):
+                bins = (np.arange(T) * P) // T
+                ref = np.zeros((L, H, P, P))
+                for p in range(P):
+                    rows = A[:, :, bins == p, :]
+                    for q in range(P):
+                        ref[:, :, p, q] = rows[:, :, :, bins == q].max(axis=(2, 3))
+                tol = 1e-3 if a.dtype == "f16" else 1e-6
+                need(np.abs(pv - ref).max() <= tol, f"{name}: preview is the max-pooled map")
             # upper-triangle chunks are never allocated
             C = att.chunks[2]
             dsid = att.id

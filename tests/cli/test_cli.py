@@ -89,6 +89,21 @@ def _():
     check(err <= 1e-4, f"logits rel error {err}")
 
 
+@case("text prompts of several hundred tokens: layout, several chunks, max-pooled preview")
+def _():
+    demo = os.path.join(SRC, "data", "models", "demo-softmax")
+    prompts = os.path.join(TMP, "long.txt")
+    open(prompts, "w").write("A short one.\n" + "The quick brown fox jumps over the lazy dog. " * 20 + "\n")
+    out = os.path.join(TMP, "long.h5")
+    r = run("capture", "-q", "--model", demo, "--prompts", prompts, "--out", out, "--dtype", "f32")
+    check(r.returncode == 0, r.stderr)
+    r = subprocess.run([PY, os.path.join(SRC, "tests/cli/check_layout.py"), out, "--dtype", "f32", "--expect-runs", "2"],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, r.stdout + r.stderr)
+    T = int(h5py.File(out, "r")["runs/000001"].attrs["n_tokens"])
+    check(T > 128, f"only {T} tokens: not several chunks")
+
+
 @case("existing output is not clobbered without --force, and is replaced with --force")
 def _():
     out = os.path.join(TMP, "exists.h5")
