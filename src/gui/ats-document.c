@@ -656,7 +656,21 @@ read_thumbnail (AtsDocument  *self,
   g_autoptr (AtsMatrix) full = NULL;
 
   if (r->n_tokens > THUMB_BLOCK_MIN_TOKENS && r->n_tokens > max_size)
-    return read_thumbnail_blocked (self, run, layer, head, max_size, cancellable, error);
+    {
+      /* the capture's stored max-pooled preview, when it has one, spares reading the head */
+      float *pv = g_new (float, ATS_CAPTURE_PREVIEW_SIZE * ATS_CAPTURE_PREVIEW_SIZE);
+      guint  P = 0;
+      if (ats_capture_file_read_preview (self->file, run, layer, head, pv, &P, NULL)
+          && P >= MIN (max_size, r->n_tokens))
+        {
+          g_autoptr (AtsMatrix) preview = ats_matrix_new_take (P, P, pv);
+          if (P <= max_size)
+            return g_steal_pointer (&preview);
+          return ats_matrix_new_max_pooled (preview, max_size);
+        }
+      g_free (pv);
+      return read_thumbnail_blocked (self, run, layer, head, max_size, cancellable, error);
+    }
 
   full = read_head (self, run, layer, head, error);
   if (full == NULL)
