@@ -14,7 +14,7 @@ for m in softmax lazy; do
 done
 echo "== figures -> $out/"
 for m in softmax lazy; do
-  "$cli" render "$out/demo-$m.h5" --run 0 --layer 0 --head 0 --out "$out/demo-$m-L0H0.png"
+  "$cli" render "$out/demo-$m.h5" --run 3 --layer 3 --head 0 --out "$out/demo-$m-L3H0.png"
   "$cli" render "$out/demo-$m.h5" --run 0 --overview --out "$out/demo-$m-overview.png"
 done
 # standard softmax vs Lazy Attention: per-layer diagnostics, mean over prompts with a ±std band

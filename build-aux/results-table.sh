@@ -87,7 +87,7 @@ if [ -n "$figures" ]; then
       "${labels[@]}" --out "$figures/demo-${metric//_/-}.png"
   done
   for m in softmax lazy; do
-    "$cli" render "$work/demo-$m.h5" --run 2 --layer 2 --head 0 --out "$figures/demo-$m-L2H0.png"
+    "$cli" render "$work/demo-$m.h5" --run 2 --layer 3 --head 0 --out "$figures/demo-$m-L3H0.png"
     "$cli" render "$work/demo-$m.h5" --run 2 --overview --out "$figures/demo-$m-overview.png"
   done
 fi

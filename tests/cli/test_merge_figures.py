@@ -222,11 +222,11 @@ def _():
     check(r.returncode == 0, r.stderr)
 
 
-@case("render SWEEP --plot first_token_mass,sparsity: PNG, SVG, PDF against alpha")
+@case("render SWEEP --plot first_token_mass,uniform_sparsity: PNG, SVG, PDF against alpha")
 def _():
     for ext in ("png", "svg", "pdf"):
         out = os.path.join(TMP, f"sweep.{ext}")
-        r = run("render", SWEEP, "--plot", "first_token_mass,sparsity", "--out", out)
+        r = run("render", SWEEP, "--plot", "first_token_mass,uniform_sparsity", "--out", out)
         check(r.returncode == 0, f"{ext}: rc {r.returncode} {r.stderr}")
     w, h = png_size(os.path.join(TMP, "sweep.png"))
     check((w, h) == (900, 594), f"PNG is {w} x {h}")
@@ -239,13 +239,13 @@ def _():
 
 @case("sweep plot numbers: x = /sweep/values, y = mean over prompts, band = std over prompts")
 def _():
-    js = plot_json(SWEEP, "--plot", "first_token_mass,sparsity", "--out", os.path.join(TMP, "s.svg"))
+    js = plot_json(SWEEP, "--plot", "first_token_mass,uniform_sparsity", "--out", os.path.join(TMP, "s.svg"))
     with h5py.File(SWEEP) as f:
         values = f["sweep/values"][:]
         runs = f["sweep/runs"][:]
         check(js["x"] == list(values) and js["parameter"] == "alpha" and js["method"] == "linear",
               f"x {js['x']} vs values {list(values)}")
-        check([s["metric"] for s in js["series"]] == ["first_token_mass", "sparsity"], js["series"])
+        check([s["metric"] for s in js["series"]] == ["first_token_mass", "uniform_sparsity"], js["series"])
         for s in js["series"]:
             summ = f["sweep/summary/" + s["metric"]][:].astype(float)  # [S, P]
             check(close(s["y"], np.nanmean(summ, axis=1)), f"{s['metric']} y {s['y']}")
@@ -257,7 +257,7 @@ def _():
             check(close(s["y"], per_run.mean(axis=1), 1e-5), f"{s['metric']}: y {s['y']} vs runs "
                   f"{per_run.mean(axis=1)}")
         check(not np.allclose(js["series"][1]["y"][0], js["series"][1]["y"][-1]),
-              "the perturbation left sparsity unchanged: the test would not see a wrong x order")
+              "the perturbation left uniform_sparsity unchanged: the test would not see a wrong x order")
 
 
 @case("sweep plot: --per-layer lines, sink_rate, unsorted --alpha list plotted in order")
@@ -275,9 +275,9 @@ def _():
     check(close(js["series"][0]["y"], np.nanmean(rate, axis=1)), f"sink_rate {js['series'][0]['y']}")
 
     sweep(SWEEP_LIST, "1,0,0.5")
-    js = plot_json(SWEEP_LIST, "--plot", "sparsity", "--out", os.path.join(TMP, "list.svg"))
+    js = plot_json(SWEEP_LIST, "--plot", "uniform_sparsity", "--out", os.path.join(TMP, "list.svg"))
     with h5py.File(SWEEP_LIST) as f:
-        summ = f["sweep/summary/sparsity"][:].astype(float)
+        summ = f["sweep/summary/uniform_sparsity"][:].astype(float)
     check(js["values"] == [1, 0, 0.5] and js["x"] == [0, 0.5, 1] and js["steps"] == [1, 2, 0], js)
     check(close(js["series"][0]["y"], np.nanmean(summ, axis=1)[[1, 2, 0]]), "y not reordered with x")
 
