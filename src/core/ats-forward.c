@@ -13,6 +13,7 @@
 
 #include "attnscope/ats-forward.h"
 #include "ats-model-private.h"
+#include "ats-kernels-private.h"
 #include "ats-parallel-private.h"
 
 /* Provided by OpenBLAS (not declared by every cblas.h). */
@@ -58,23 +59,46 @@ typedef struct
 
 /* --- primitives ---------------------------------------------------------------------------- */
 
-/* y[T, out] = x[T, in] . W (+ b) */
-static void
-linear (const AtsLinear *lin, const float *x, guint T, float *y)
+typedef struct
 {
-  if (lin->w_is_out_in)
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, lin->out, lin->in, 1.0f, x, lin->in,
-                 lin->w, lin->in, 0.0f, y, lin->out);
-  else
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, lin->out, lin->in, 1.0f, x, lin->in,
-                 lin->w, lin->out, 0.0f, y, lin->out);
+  const AtsLinear *lin;
+  const float     *x; /* [T, in] */
+  float           *y; /* [T, out] */
+  guint            T;
+} LinearJob;
+
+/* Columns [begin, end) of y (in units of 16 columns): a single-threaded sgemm on that slice. */
+static void
+linear_cols (guint begin, guint end, guint slot, gpointer data)
+{
+  LinearJob       *job = data;
+  const AtsLinear *lin = job->lin;
+  guint            o0 = MIN (begin * 16, lin->out), o1 = MIN (end * 16, lin->out);
+  if (o1 <= o0)
+    return;
+  if (lin->w_is_out_in) /* w [out, in]: rows o0..o1 */
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, job->T, o1 - o0, lin->in, 1.0f, job->x,
+                 lin->in, lin->w + (gsize) o0 * lin->in, lin->in, 0.0f, job->y + o0, lin->out);
+  else /* w [in, out]: columns o0..o1 */
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, job->T, o1 - o0, lin->in, 1.0f, job->x,
+                 lin->in, lin->w + o0, lin->out, 0.0f, job->y + o0, lin->out);
   if (lin->b != NULL)
-    for (guint t = 0; t < T; t++)
+    for (guint t = 0; t < job->T; t++)
       {
-        float *row = y + (gsize) t * lin->out;
-        for (guint o = 0; o < lin->out; o++)
+        float *row = job->y + (gsize) t * lin->out;
+        for (guint o = o0; o < o1; o++)
           row[o] += lin->b[o];
       }
+}
+
+/* y[T, out] = x[T, in] . W (+ b), the output columns split over the worker threads. OpenBLAS
+ * itself runs single-threaded: its own workers spin (sched_yield) between calls and would take
+ * the cores the attention and elementwise work need. */
+static void
+linear (Forward *fw, const AtsLinear *lin, const float *x, float *y)
+{
+  LinearJob job = { lin, x, y, fw->T };
+  _ats_parallel_for ((lin->out + 15) / 16, fw->n_threads, linear_cols, &job);
 }
 
 /* out[T, D] = norm(x[T, D]) */
@@ -146,22 +170,11 @@ rope (float *x, guint T, guint n_heads, guint hs, guint rot, double theta)
     }
 }
 
+/* exact GELU (GPT-NeoX "gelu") */
 static inline float
-gelu (float x, gboolean tanh_approx)
+gelu_erf (float x)
 {
-  /* 0.5 x (1 + tanh u) == x sigmoid(2u): the same function, one expf instead of tanhf */
-  if (tanh_approx)
-    {
-      float u = -1.5957691216057308f * (x + 0.044715f * x * x * x);
-      return u > 80.0f ? 0.0f * x : x / (1.0f + expf (u)); /* x / (1 + e^80) is 0 in float */
-    }
   return 0.5f * x * (1.0f + erff (x * 0.7071067811865476f));
-}
-
-static inline float
-silu (float x)
-{
-  return x / (1.0f + expf (-x));
 }
 
 /* --- attention ----------------------------------------------------------------------------- */
@@ -206,15 +219,10 @@ attention_rows (Forward        *fw,
       float mx = -INFINITY;
       for (guint j = 0; j <= i; j++)
         mx = MAX (mx, s[j]);
+      _ats_exp_shifted (s, mx, p, i + 1); /* p[j] = exp(s[j] - max) */
       double sum = 0;
       for (guint j = 0; j <= i; j++)
-        {
-          /* exp underflows to 0 below -103.9; skipping the call avoids glibc's slow path */
-          float d = s[j] - mx;
-          float e = d < -104.0f ? 0.0f : expf (d);
-          p[j] = e;
-          sum += e;
-        }
+        sum += p[j];
       float inv = (float) (1.0 / sum);
       if (layer->tau != NULL)
         {
@@ -353,7 +361,6 @@ attention_layer (Forward *fw, guint l, GError **error)
   guint    T = fw->T;
   gboolean ok = TRUE;
 
-  openblas_set_num_threads (1);
   guint n_passes = fw->second_pass && fw->row_block < T ? 2 : 1;
   for (guint pass = 0; ok && pass < n_passes; pass++)
     for (guint r0 = 0; ok && r0 < T; r0 += fw->row_block)
@@ -369,7 +376,6 @@ attention_layer (Forward *fw, guint l, GError **error)
         fw->progress_done = l + 0.5 * (double) (r0 + job.R) / T;
         ok = check_cancel (fw, error);
       }
-  openblas_set_num_threads (fw->n_threads);
   return ok;
 }
 
@@ -384,7 +390,7 @@ project_qkv (Forward *fw, const AtsLayer *layer)
     {
     case ATS_ARCH_GPT2:
       /* qkv [T, 3D] = (q | k | v) */
-      linear (&layer->qkv, fw->h, T, fw->qkv);
+      linear (fw, &layer->qkv, fw->h, fw->qkv);
       for (guint t = 0; t < T; t++)
         {
           const float *row = fw->qkv + (gsize) t * 3 * D;
@@ -395,7 +401,7 @@ project_qkv (Forward *fw, const AtsLayer *layer)
       break;
     case ATS_ARCH_NEOX:
       /* qkv [T, H, 3, hs] */
-      linear (&layer->qkv, fw->h, T, fw->qkv);
+      linear (fw, &layer->qkv, fw->h, fw->qkv);
       for (guint t = 0; t < T; t++)
         for (guint hh = 0; hh < H; hh++)
           {
@@ -410,9 +416,9 @@ project_qkv (Forward *fw, const AtsLayer *layer)
       break;
     case ATS_ARCH_LLAMA:
     default:
-      linear (&layer->q, fw->h, T, fw->q);
-      linear (&layer->k, fw->h, T, fw->k);
-      linear (&layer->v, fw->h, T, fw->v);
+      linear (fw, &layer->q, fw->h, fw->q);
+      linear (fw, &layer->k, fw->h, fw->k);
+      linear (fw, &layer->v, fw->h, fw->v);
       rope (fw->q, T, H, hs, c->rotary_dim, c->rope_theta);
       rope (fw->k, T, c->n_kv_heads, hs, c->rotary_dim, c->rope_theta);
       break;
@@ -430,11 +436,12 @@ activate_range (guint begin, guint end, guint slot, gpointer data)
 {
   ActJob *job = data;
   if (job->swiglu)
-    for (guint i = begin; i < end; i++)
-      job->a[i] = silu (job->a[i]) * job->b[i];
+    _ats_swiglu (job->a + begin, job->b + begin, end - begin);
+  else if (job->gelu_tanh)
+    _ats_gelu_tanh (job->a + begin, end - begin);
   else
     for (guint i = begin; i < end; i++)
-      job->a[i] = gelu (job->a[i], job->gelu_tanh);
+      job->a[i] = gelu_erf (job->a[i]);
 }
 
 /* out[T, D] = MLP(in[T, D]) */
@@ -446,13 +453,13 @@ mlp (Forward *fw, const AtsLayer *layer, const float *in, float *out)
   ActJob                job = { fw->ff1, fw->ff2, c->arch == ATS_ARCH_LLAMA, fw->model->gelu_tanh };
   if (job.swiglu)
     {
-      linear (&layer->gate, in, T, fw->ff1);
-      linear (&layer->up, in, T, fw->ff2);
+      linear (fw, &layer->gate, in, fw->ff1);
+      linear (fw, &layer->up, in, fw->ff2);
     }
   else
-    linear (&layer->fc, in, T, fw->ff1);
+    linear (fw, &layer->fc, in, fw->ff1);
   _ats_parallel_for (T * F, fw->n_threads, activate_range, &job);
-  linear (job.swiglu ? &layer->down : &layer->proj, fw->ff1, T, out);
+  linear (fw, job.swiglu ? &layer->down : &layer->proj, fw->ff1, out);
 }
 
 static gboolean
@@ -523,7 +530,7 @@ ats_forward_run (AtsModel                *model,
 
   Forward fw = { 0 };
   fw.n_threads = options->n_threads ? options->n_threads : g_get_num_processors ();
-  openblas_set_num_threads (fw.n_threads);
+  openblas_set_num_threads (1); /* we split the work ourselves (see linear()) */
   fw.model = model;
   fw.opt = options;
   fw.T = T;
@@ -585,7 +592,7 @@ ats_forward_run (AtsModel                *model,
       project_qkv (&fw, layer);
       if (!(ok = attention_layer (&fw, l, error)))
         break;
-      linear (&layer->o, fw.att, T, fw.tmp); /* [T, D] attention output */
+      linear (&fw, &layer->o, fw.att, fw.tmp); /* [T, D] attention output */
 
       if (c->parallel_residual)
         {
@@ -623,8 +630,11 @@ ats_forward_run (AtsModel                *model,
           ok = FALSE;
         }
       else
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, c->vocab_size, D, 1.0f, fw.h, D,
-                     model->lm_head, D, 0.0f, logits, c->vocab_size);
+        {
+          /* logits[T, V] = h[T, D] . lm_head[V, D]^T */
+          AtsLinear head = { model->lm_head, NULL, D, c->vocab_size, TRUE };
+          linear (&fw, &head, fw.h, logits);
+        }
     }
   for (guint o = 0; ok && o < fw.n_observers; o++)
     if (fw.observers[o]->end != NULL)

@@ -14,6 +14,7 @@
 #include "attnscope/ats-checkpoint.h"
 #include "attnscope/ats-forward.h"
 #include "attnscope/ats-model.h"
+#include "ats-kernels-private.h"
 
 typedef struct
 {
@@ -313,6 +314,32 @@ test_tiled_exact (void)
     }
 }
 
+/* Our vectorised exp against libm over the whole useful range (softmax arguments are <= 0). */
+static void
+test_exp_kernel (void)
+{
+  guint             n = 200001;
+  g_autofree float *x = g_new (float, n);
+  g_autofree float *y = g_new (float, n);
+  for (guint i = 0; i < n; i++)
+    x[i] = -100.0f + 188.0f * i / (n - 1);
+  _ats_exp_shifted (x, 0.0f, y, n);
+  double worst = 0;
+  for (guint i = 0; i < n; i++)
+    {
+      double ref = exp ((double) x[i]);
+      if (x[i] <= -87.3f)
+        g_assert_cmpfloat (y[i], ==, 0.0f);
+      else if (ref > 1e-37)
+        worst = MAX (worst, fabs (y[i] - ref) / ref);
+    }
+  g_test_message ("exp kernel: max relative error %.3g", worst);
+  g_assert_cmpfloat (worst, <, 3e-7);
+  float one = 0.0f, r;
+  _ats_exp_shifted (&one, 0.0f, &r, 1);
+  g_assert_cmpfloat (r, ==, 1.0f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -329,6 +356,7 @@ main (int argc, char **argv)
   g_test_add_func ("/forward/bad-ids", test_bad_ids);
   g_test_add_func ("/forward/cancel", test_cancel);
   g_test_add_func ("/forward/tiled-exact", test_tiled_exact);
+  g_test_add_func ("/forward/exp-kernel", test_exp_kernel);
   g_test_add_func ("/model/bad-configs", test_bad_configs);
   return g_test_run ();
 }

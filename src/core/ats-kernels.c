@@ -1,0 +1,61 @@
+/* ats-kernels.c — vectorised elementwise kernels (see ats-kernels-private.h) */
+#include <math.h>
+#include <string.h>
+
+#include "ats-kernels-private.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ATS_MULTIVERSION __attribute__ ((target_clones ("avx512f", "avx2", "default")))
+#else
+#define ATS_MULTIVERSION
+#endif
+
+/* exp(x) as 2^n * p(r), x = n ln2 + r; branch-free so loops around it vectorise. */
+static inline float
+exp_approx (float x)
+{
+  x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+  /* round to nearest through the 1.5 * 2^23 trick: no libm call, so the loop vectorises */
+  float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = x - n * 0.693145751953125f;   /* ln2, high part */
+  r = r - n * 1.42860682030941723212e-6f; /* ln2, low part */
+  /* Taylor-like minimax coefficients of exp on [-ln2/2, ln2/2] */
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  gint32 bits = ((gint32) n + 127) << 23;
+  float  scale;
+  memcpy (&scale, &bits, sizeof scale);
+  float y = p * scale;
+  return x <= -87.3f ? 0.0f : y;
+}
+
+ATS_MULTIVERSION void
+_ats_exp_shifted (const float *s, float shift, float *p, guint n)
+{
+  for (guint j = 0; j < n; j++)
+    p[j] = exp_approx (s[j] - shift);
+}
+
+ATS_MULTIVERSION void
+_ats_gelu_tanh (float *a, gsize n)
+{
+  /* 0.5 x (1 + tanh u) == x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3) */
+  for (gsize i = 0; i < n; i++)
+    {
+      float x = a[i];
+      float u = -1.5957691216057308f * (x + 0.044715f * x * x * x);
+      a[i] = x / (1.0f + exp_approx (u));
+    }
+}
+
+ATS_MULTIVERSION void
+_ats_swiglu (float *a, const float *b, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    a[i] = a[i] / (1.0f + exp_approx (-a[i])) * b[i];
+}
