@@ -3,7 +3,7 @@
 # apt-get as root, through sudo otherwise. Sourced by bootstrap.sh and test.sh.
 ATS_PACKAGES=(
   meson ninja-build pkg-config gcc clang-format
-  libglib2.0-dev libjson-glib-dev libopenblas-dev libhdf5-dev hdf5-tools zlib1g-dev
+  libglib2.0-dev libjson-glib-dev libopenblas-dev libhdf5-dev hdf5-tools libdeflate-dev
   libgtk-4-dev libcairo2-dev
   python3-numpy python3-h5py
   xvfb xauth dbus dbus-x11 appstream desktop-file-utils poppler-utils

@@ -188,7 +188,7 @@ ats_cli_capture_main (int argc, char **argv)
     { "top-p", 0, 0, G_OPTION_ARG_DOUBLE, &params.top_p, "Top-p width (ours) coverage (0.9)", "P" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N" },
     { "row-block", 0, 0, G_OPTION_ARG_INT, &row_block,
-      "Query rows per attention block (default: whole map up to 8192 tokens)", "R" },
+      "Query rows per attention block (default: whole map up to 4096 tokens)", "R" },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace an existing output file", NULL },
     { "ignore-space", 0, 0, G_OPTION_ARG_NONE, &ignore_space,
       "Start even when the estimated size exceeds the free disk space", NULL },

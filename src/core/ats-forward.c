@@ -19,12 +19,15 @@
 /* Provided by OpenBLAS (not declared by every cblas.h). */
 extern void openblas_set_num_threads (int num_threads);
 
-/* Query rows per attention block when the caller does not choose: whole maps for short
- * contexts (fewer, larger sgemm calls), at most ~4 M scores per block for long ones. */
+/* Query rows per attention block when the caller does not choose: whole maps up to T = 4096
+ * (one block per head: no second-pass recomputation, fewer and larger sgemm calls), at most
+ * ~4 M scores per block beyond (tiled: no [T, T] map is ever whole in memory). */
 static guint
 default_row_block (guint T)
 {
-  guint r = (4u << 20) / MAX (T, 1u);
+  if ((guint64) T * T <= (16u << 20))
+    return MAX (T, 1u);
+  guint r = (4u << 20) / T;
   return CLAMP (r, MIN (64u, T), T);
 }
 

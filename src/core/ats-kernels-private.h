@@ -19,3 +19,12 @@ void _ats_gelu_tanh (float *a, gsize n);
 void _ats_swiglu (float *a, const float *b, gsize n);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+
+/* dst[i] = IEEE half of src[i], round to nearest even (F16C when the CPU has it) */
+void _ats_f32_to_f16_row (const float *src, guint16 *dst, gsize n);
+/* dst[p] = max(dst[p], max of row[j] for j in [edges[p], edges[p+1]) and j < n), p < n_bins */
+void _ats_max_pool_row (const float *row, guint n, const guint *edges, guint n_bins, float *dst);
+
+G_END_DECLS

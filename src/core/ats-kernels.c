@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "attnscope/ats-safetensors.h"
 #include "ats-kernels-private.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -58,4 +59,62 @@ _ats_swiglu (float *a, const float *b, gsize n)
 {
   for (gsize i = 0; i < n; i++)
     a[i] = a[i] / (1.0f + exp_approx (-a[i])) * b[i];
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+__attribute__ ((target ("avx,f16c"))) static void
+f32_to_f16_f16c (const float *src, guint16 *dst, gsize n)
+{
+  gsize i = 0;
+  for (; i + 8 <= n; i += 8)
+    {
+      __m256  x = _mm256_loadu_ps (src + i);
+      __m128i h = _mm256_cvtps_ph (x, _MM_FROUND_TO_NEAREST_INT);
+      _mm_storeu_si128 ((__m128i *) (dst + i), h);
+    }
+  for (; i < n; i++)
+    dst[i] = ats_f32_to_f16 (src[i]);
+}
+#endif
+
+void
+_ats_f32_to_f16_row (const float *src, guint16 *dst, gsize n)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  static int has_f16c = -1;
+  if (has_f16c < 0)
+    {
+      __builtin_cpu_init ();
+      has_f16c = __builtin_cpu_supports ("f16c") && __builtin_cpu_supports ("avx");
+    }
+  if (has_f16c)
+    {
+      f32_to_f16_f16c (src, dst, n);
+      return;
+    }
+#endif
+  for (gsize i = 0; i < n; i++)
+    dst[i] = ats_f32_to_f16 (src[i]);
+}
+
+ATS_MULTIVERSION void
+_ats_max_pool_row (const float *row, guint n, const guint *edges, guint n_bins, float *dst)
+{
+  for (guint p = 0; p < n_bins && edges[p] < n; p++)
+    {
+      guint j = edges[p], end = MIN (edges[p + 1], n);
+      /* eight independent maxima: no reassociation needed for the loop to vectorise */
+      float m[8] = { dst[p], dst[p], dst[p], dst[p], dst[p], dst[p], dst[p], dst[p] };
+      for (; j + 8 <= end; j += 8)
+        for (guint k = 0; k < 8; k++)
+          m[k] = row[j + k] > m[k] ? row[j + k] : m[k];
+      for (; j < end; j++)
+        m[0] = row[j] > m[0] ? row[j] : m[0];
+      float best = m[0];
+      for (guint k = 1; k < 8; k++)
+        best = m[k] > best ? m[k] : best;
+      dst[p] = best;
+    }
 }
