@@ -219,14 +219,10 @@ attention_rows (Forward        *fw,
           for (guint dist = 0; dist < W && dist <= i; dist++)
             s[i - dist] += bias[dist];
         }
-      float mx = -INFINITY;
-      for (guint j = 0; j <= i; j++)
-        mx = MAX (mx, s[j]);
+      float mx = _ats_row_max (s, i + 1);
       _ats_exp_shifted (s, mx, p, i + 1); /* p[j] = exp(s[j] - max) */
-      double sum = 0;
-      for (guint j = 0; j <= i; j++)
-        sum += p[j];
-      float inv = (float) (1.0 / sum);
+      double sum = _ats_row_sum (p, i + 1);
+      float  inv = (float) (1.0 / sum);
       if (layer->tau != NULL)
         {
           /* Elastic-Softmax: max(0, softmax + tau_h / i), i 1-based, no renormalisation */

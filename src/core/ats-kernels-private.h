@@ -28,3 +28,12 @@ void _ats_f32_to_f16_row (const float *src, guint16 *dst, gsize n);
 void _ats_max_pool_row (const float *row, guint n, const guint *edges, guint n_bins, float *dst);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+
+/* max of x[0..n) (n >= 1) */
+float _ats_row_max (const float *x, guint n);
+/* sum of x[0..n) accumulated in double */
+double _ats_row_sum (const float *x, guint n);
+
+G_END_DECLS

@@ -118,3 +118,34 @@ _ats_max_pool_row (const float *row, guint n, const guint *edges, guint n_bins, 
       dst[p] = best;
     }
 }
+
+ATS_MULTIVERSION float
+_ats_row_max (const float *x, guint n)
+{
+  float m[8];
+  guint j = 0;
+  for (guint k = 0; k < 8; k++)
+    m[k] = x[0];
+  for (; j + 8 <= n; j += 8)
+    for (guint k = 0; k < 8; k++)
+      m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
+  for (; j < n; j++)
+    m[0] = x[j] > m[0] ? x[j] : m[0];
+  float best = m[0];
+  for (guint k = 1; k < 8; k++)
+    best = m[k] > best ? m[k] : best;
+  return best;
+}
+
+ATS_MULTIVERSION double
+_ats_row_sum (const float *x, guint n)
+{
+  double s[8] = { 0 };
+  guint  j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (guint k = 0; k < 8; k++)
+      s[k] += x[j + k];
+  for (; j < n; j++)
+    s[0] += x[j];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
