@@ -148,7 +148,7 @@ ats_cli_capture_main (int argc, char **argv)
   g_autofree char *out = NULL, *dtype = NULL, *layers_spec = NULL, *heads_spec = NULL;
   gboolean      logits = FALSE, scores = FALSE, force = FALSE, no_maps = FALSE, no_special = FALSE;
   gboolean      bos = FALSE, quiet = FALSE, no_diag = FALSE, ignore_space = FALSE;
-  int           threads = 0, row_block = 0;
+  int           threads = 0, row_block = 0, compression = 1;
   AtsDiagParams params;
   ats_diag_params_init_default (&params);
   int overload_k = params.overload_k;
@@ -187,6 +187,8 @@ ats_cli_capture_main (int argc, char **argv)
       "Overload (ours): within this factor of the top (default 2)", "F" },
     { "top-p", 0, 0, G_OPTION_ARG_DOUBLE, &params.top_p, "Top-p width (ours) coverage (0.9)", "P" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N" },
+    { "compression", 0, 0, G_OPTION_ARG_INT, &compression,
+      "Deflate level of the maps, 1 (fast, default) to 9 (smallest)", "1-9" },
     { "row-block", 0, 0, G_OPTION_ARG_INT, &row_block,
       "Query rows per attention block (default: whole map up to 4096 tokens)", "R" },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace an existing output file", NULL },
@@ -318,6 +320,9 @@ ats_cli_capture_main (int argc, char **argv)
   copts.store_maps = !no_maps;
   copts.store_scores = scores;
   copts.store_logits = logits;
+  if (compression < 1 || compression > 9)
+    return ats_cli_fail ("capture: --compression must be between 1 and 9");
+  copts.compression = compression;
   g_autofree gboolean *layer_mask =
       ats_cli_parse_index_spec (layers_spec, c->n_layers, "layers", &error);
   g_autofree gboolean *head_mask =
