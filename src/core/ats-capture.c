@@ -17,6 +17,7 @@
 
 #include "attnscope/ats-capture.h"
 #include "attnscope/ats-safetensors.h"
+#include "ats-h5-private.h"
 #include "ats-kernels-private.h"
 
 #define CHUNK_MAX 128
@@ -118,55 +119,16 @@ f16_type (void)
   return t;
 }
 
-static hid_t
-vlen_str_type (void)
-{
-  hid_t t = H5Tcopy (H5T_C_S1);
-  H5Tset_size (t, H5T_VARIABLE);
-  H5Tset_cset (t, H5T_CSET_UTF8);
-  return t;
-}
-
-static gboolean
-attr_string (hid_t obj, const char *name, const char *value)
-{
-  hid_t t = vlen_str_type ();
-  hid_t s = H5Screate (H5S_SCALAR);
-  if (H5Aexists (obj, name) > 0)
-    H5Adelete (obj, name);
-  hid_t  a = H5Acreate2 (obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t r = a < 0 ? -1 : H5Awrite (a, t, &value);
-  if (a >= 0)
-    H5Aclose (a);
-  H5Sclose (s);
-  H5Tclose (t);
-  return r >= 0;
-}
-
-static gboolean
-attr_write (hid_t obj, const char *name, hid_t type, const void *value)
-{
-  hid_t s = H5Screate (H5S_SCALAR);
-  if (H5Aexists (obj, name) > 0)
-    H5Adelete (obj, name);
-  hid_t  a = H5Acreate2 (obj, name, type, s, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t r = a < 0 ? -1 : H5Awrite (a, type, value);
-  if (a >= 0)
-    H5Aclose (a);
-  H5Sclose (s);
-  return r >= 0;
-}
-
 static gboolean
 attr_int (hid_t obj, const char *name, gint64 v)
 {
-  return attr_write (obj, name, H5T_NATIVE_INT64, &v);
+  return _ats_h5_attr_write (obj, name, H5T_NATIVE_INT64, &v);
 }
 
 static gboolean
 attr_double (hid_t obj, const char *name, double v)
 {
-  return attr_write (obj, name, H5T_NATIVE_DOUBLE, &v);
+  return _ats_h5_attr_write (obj, name, H5T_NATIVE_DOUBLE, &v);
 }
 
 static gboolean
@@ -180,44 +142,6 @@ attr_int_array (hid_t obj, const char *name, const gint32 *v, guint n)
     H5Aclose (a);
   H5Sclose (s);
   return r >= 0;
-}
-
-static char *
-attr_read_string (hid_t obj, const char *name)
-{
-  if (H5Aexists (obj, name) <= 0)
-    return NULL;
-  hid_t a = H5Aopen (obj, name, H5P_DEFAULT);
-  if (a < 0)
-    return NULL;
-  hid_t ft = H5Aget_type (a);
-  char *result = NULL;
-  if (H5Tget_class (ft) == H5T_STRING)
-    {
-      if (H5Tis_variable_str (ft) > 0)
-        {
-          hid_t mt = vlen_str_type ();
-          char *v = NULL;
-          if (H5Aread (a, mt, &v) >= 0 && v != NULL)
-            {
-              result = g_strdup (v);
-              H5free_memory (v);
-            }
-          H5Tclose (mt);
-        }
-      else
-        {
-          gsize n = H5Tget_size (ft);
-          char *buf = g_malloc0 (n + 1);
-          if (H5Aread (a, ft, buf) >= 0)
-            result = buf;
-          else
-            g_free (buf);
-        }
-    }
-  H5Tclose (ft);
-  H5Aclose (a);
-  return result;
 }
 
 static gboolean
@@ -236,78 +160,6 @@ attr_read_int (hid_t obj, const char *name, gint64 *out)
 }
 
 /* Plain (contiguous or deflated-chunked) dataset written in one go. */
-static gboolean
-write_dataset (hid_t          loc,
-               const char    *name,
-               hid_t          file_type,
-               hid_t          mem_type,
-               guint          rank,
-               const hsize_t *dims,
-               const void    *data,
-               gboolean       compress)
-{
-  hid_t s = H5Screate_simple (rank, dims, NULL);
-  hid_t dcpl = H5Pcreate (H5P_DATASET_CREATE);
-  gsize n = 1;
-  for (guint i = 0; i < rank; i++)
-    n *= dims[i];
-  if (compress && n > 1024)
-    {
-      hsize_t chunk[4];
-      for (guint i = 0; i < rank; i++)
-        chunk[i] = dims[i];
-      /* keep chunks near 256 KiB */
-      for (guint i = 0; i < rank && n * H5Tget_size (file_type) > 262144; i++)
-        {
-          while (chunk[i] > 1 && n * H5Tget_size (file_type) > 262144)
-            {
-              n /= chunk[i];
-              chunk[i] = (chunk[i] + 1) / 2;
-              n *= chunk[i];
-            }
-        }
-      H5Pset_chunk (dcpl, rank, chunk);
-      H5Pset_shuffle (dcpl);
-      H5Pset_deflate (dcpl, 1);
-    }
-  hid_t d = -1;
-  if (H5Lexists (loc, name, H5P_DEFAULT) > 0)
-    {
-      /* rewrite in place when the shape and type match: HDF5 does not reuse freed space */
-      d = H5Dopen2 (loc, name, H5P_DEFAULT);
-      hid_t    old_s = d >= 0 ? H5Dget_space (d) : -1;
-      hid_t    old_t = d >= 0 ? H5Dget_type (d) : -1;
-      hsize_t  old_dims[8] = { 0 };
-      gboolean same = old_s >= 0 && old_t >= 0 &&
-                      H5Sget_simple_extent_ndims (old_s) == (int) rank &&
-                      H5Tequal (old_t, file_type) > 0;
-      if (same)
-        {
-          H5Sget_simple_extent_dims (old_s, old_dims, NULL);
-          for (guint i = 0; i < rank; i++)
-            same = same && old_dims[i] == dims[i];
-        }
-      if (old_s >= 0)
-        H5Sclose (old_s);
-      if (old_t >= 0)
-        H5Tclose (old_t);
-      if (!same)
-        {
-          if (d >= 0)
-            H5Dclose (d);
-          d = -1;
-          H5Ldelete (loc, name, H5P_DEFAULT);
-        }
-    }
-  if (d < 0)
-    d = H5Dcreate2 (loc, name, file_type, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  herr_t r = d < 0 ? -1 : H5Dwrite (d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
-  if (d >= 0)
-    H5Dclose (d);
-  H5Pclose (dcpl);
-  H5Sclose (s);
-  return r >= 0;
-}
 
 static void
 set_io_error (GError **error, AtsCaptureFile *self, const char *what)
@@ -573,18 +425,18 @@ ats_capture_file_create (const char *path, AtsModel *model, gboolean force, GErr
 
   g_autofree char *producer = g_strdup_printf ("attnscope %s", ATS_VERSION);
   hid_t            root = self->file;
-  gboolean         ok = attr_string (root, "format", ATS_CAPTURE_FORMAT) &&
+  gboolean         ok = _ats_h5_attr_string (root, "format", ATS_CAPTURE_FORMAT) &&
                 attr_int (root, "format_version", ATS_CAPTURE_FORMAT_VERSION) &&
-                attr_string (root, "producer", producer);
+                _ats_h5_attr_string (root, "producer", producer);
   hid_t g = ok ? H5Gcreate2 (root, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
-  ok = g >= 0 && attr_string (g, "architecture", self->info.architecture) &&
-       attr_string (g, "model_type", c->model_type) && attr_int (g, "n_layers", c->n_layers) &&
-       attr_int (g, "n_heads", c->n_heads) && attr_int (g, "n_kv_heads", c->n_kv_heads) &&
-       attr_int (g, "d_model", c->d_model) && attr_int (g, "head_dim", c->head_dim) &&
-       attr_int (g, "vocab_size", c->vocab_size) &&
-       attr_string (g, "attention", ats_attention_kind_to_string (c->attention)) &&
-       attr_string (g, "source", self->info.source) &&
-       attr_string (g, "config_json", self->info.config_json);
+  ok = g >= 0 && _ats_h5_attr_string (g, "architecture", self->info.architecture) &&
+       _ats_h5_attr_string (g, "model_type", c->model_type) &&
+       attr_int (g, "n_layers", c->n_layers) && attr_int (g, "n_heads", c->n_heads) &&
+       attr_int (g, "n_kv_heads", c->n_kv_heads) && attr_int (g, "d_model", c->d_model) &&
+       attr_int (g, "head_dim", c->head_dim) && attr_int (g, "vocab_size", c->vocab_size) &&
+       _ats_h5_attr_string (g, "attention", ats_attention_kind_to_string (c->attention)) &&
+       _ats_h5_attr_string (g, "source", self->info.source) &&
+       _ats_h5_attr_string (g, "config_json", self->info.config_json);
   if (g >= 0)
     H5Gclose (g);
   g = ok ? H5Gcreate2 (root, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
@@ -636,7 +488,7 @@ ats_capture_file_open (const char *path, gboolean writable, GError **error)
       capture_free (self);
       return NULL;
     }
-  g_autofree char *format = attr_read_string (self->file, "format");
+  g_autofree char *format = _ats_h5_attr_read_string (self->file, "format");
   gint64           version = 0;
   if (g_strcmp0 (format, ATS_CAPTURE_FORMAT) != 0)
     {
@@ -674,10 +526,10 @@ ats_capture_file_open (const char *path, gboolean writable, GError **error)
 #undef READ_U
   if (ok)
     {
-      self->info.architecture = attr_read_string (g, "architecture");
-      self->info.source = attr_read_string (g, "source");
-      self->info.config_json = attr_read_string (g, "config_json");
-      g_autofree char *att = attr_read_string (g, "attention");
+      self->info.architecture = _ats_h5_attr_read_string (g, "architecture");
+      self->info.source = _ats_h5_attr_read_string (g, "source");
+      self->info.config_json = _ats_h5_attr_read_string (g, "config_json");
+      g_autofree char *att = _ats_h5_attr_read_string (g, "attention");
       self->info.attention =
           g_strcmp0 (att, "elastic") == 0 ? ATS_ATTENTION_ELASTIC : ATS_ATTENTION_SOFTMAX;
     }
@@ -921,19 +773,20 @@ ats_capture_file_begin_run (AtsCaptureFile          *self,
   hid_t            g = H5Gcreate2 (self->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   gboolean         ok = g >= 0;
   self->run_group = g;
-  ok = ok && attr_string (g, "prompt", prompt ? prompt : "") && attr_int (g, "n_tokens", T) &&
-       attr_int (g, "complete", 0);
+  ok = ok && _ats_h5_attr_string (g, "prompt", prompt ? prompt : "") &&
+       attr_int (g, "n_tokens", T) && attr_int (g, "complete", 0);
   hid_t tg = ok ? H5Gcreate2 (g, "tokens", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
   ok = ok && tg >= 0;
   hsize_t dims[1] = { T };
-  ok = ok && write_dataset (tg, "ids", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dims, ids, FALSE);
+  ok =
+      ok && _ats_h5_write_dataset (tg, "ids", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dims, ids, FALSE);
   if (ok)
     {
       g_autofree const char **text = g_new0 (const char *, T + 1);
       for (guint t = 0; t < T; t++)
         text[t] = pieces && pieces[t] ? pieces[t] : "";
-      hid_t st = vlen_str_type ();
-      ok = write_dataset (tg, "text", st, st, 1, dims, text, FALSE);
+      hid_t st = _ats_h5_vlen_str_type ();
+      ok = _ats_h5_write_dataset (tg, "text", st, st, 1, dims, text, FALSE);
       H5Tclose (st);
     }
   if (tg >= 0)
@@ -1068,8 +921,8 @@ observer_end (AtsObserver *obs, const float *logits, GError **error)
     return FALSE;
   hsize_t dims[2] = { self->T, self->info.vocab_size };
   g_mutex_lock (&self->h5_lock);
-  gboolean ok = write_dataset (self->run_group, "logits", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims,
-                               logits, TRUE);
+  gboolean ok = _ats_h5_write_dataset (self->run_group, "logits", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+                                       2, dims, logits, TRUE);
   g_mutex_unlock (&self->h5_lock);
   if (!ok)
     set_io_error (error, self, "logits");
@@ -1085,8 +938,8 @@ ats_capture_file_end_run (AtsCaptureFile *self, gboolean complete, GError **erro
   if (ok)
     {
       hsize_t dims[2] = { self->info.n_layers + 1, self->T };
-      ok = write_dataset (self->run_group, "hidden_norms", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2,
-                          dims, self->hidden_norms, TRUE);
+      ok = _ats_h5_write_dataset (self->run_group, "hidden_norms", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+                                  2, dims, self->hidden_norms, TRUE);
       if (!ok)
         set_io_error (&local, self, "hidden_norms");
     }
@@ -1094,16 +947,16 @@ ats_capture_file_end_run (AtsCaptureFile *self, gboolean complete, GError **erro
     {
       guint   P = self->preview_size;
       hsize_t pdims[4] = { self->info.n_layers, self->info.n_heads, P, P };
-      ok = write_dataset (self->run_group, "preview", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, pdims,
-                          self->preview, TRUE);
+      ok = _ats_h5_write_dataset (self->run_group, "preview", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4,
+                                  pdims, self->preview, TRUE);
       if (ok)
         {
           hid_t d = H5Dopen2 (self->run_group, "preview", H5P_DEFAULT);
-          ok = d >= 0 &&
-               attr_string (d, "description",
-                            "max-pooled attention maps for overviews: preview[l,h,p,q] is the "
-                            "largest weight of query rows [p*T/P, (p+1)*T/P) on keys "
-                            "[q*T/P, (q+1)*T/P)");
+          ok = d >= 0 && _ats_h5_attr_string (
+                             d, "description",
+                             "max-pooled attention maps for overviews: preview[l,h,p,q] is the "
+                             "largest weight of query rows [p*T/P, (p+1)*T/P) on keys "
+                             "[q*T/P, (q+1)*T/P)");
           if (d >= 0)
             H5Dclose (d);
         }
@@ -1211,15 +1064,16 @@ ats_capture_file_write_run_metrics (AtsCaptureFile       *self,
         continue;
       hsize_t dims[3];
       guint   rank = metric_dims (m, r, dims);
-      ok = write_dataset (mg, m->name, m->is_int ? H5T_STD_I32LE : H5T_IEEE_F32LE,
-                          m->is_int ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT, rank, dims, data,
-                          rank >= 2 && n > 65536);
+      ok = _ats_h5_write_dataset (mg, m->name, m->is_int ? H5T_STD_I32LE : H5T_IEEE_F32LE,
+                                  m->is_int ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT, rank, dims, data,
+                                  rank >= 2 && n > 65536);
       if (ok)
         {
           hid_t d = H5Dopen2 (mg, m->name, H5P_DEFAULT);
-          ok = d >= 0 && attr_string (d, "description", m->description) &&
-               (!m->ours || attr_string (d, "definition",
-                                         "ours: attnscope's operational definition (see README)"));
+          ok = d >= 0 && _ats_h5_attr_string (d, "description", m->description) &&
+               (!m->ours ||
+                _ats_h5_attr_string (d, "definition",
+                                     "ours: attnscope's operational definition (see README)"));
           if (d >= 0)
             H5Dclose (d);
         }
@@ -1363,14 +1217,16 @@ ats_capture_file_write_run_lazy (AtsCaptureFile *self, guint run, AtsModel *mode
     H5Ldelete (g, "lazy", H5P_DEFAULT);
   hid_t    lg = H5Gcreate2 (g, "lazy", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   hsize_t  d2[2] = { L, H }, d3[3] = { L, H, W };
-  gboolean ok = lg >= 0 &&
-                write_dataset (lg, "tau", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, tau, FALSE) &&
-                write_dataset (lg, "bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3, bias, FALSE);
+  gboolean ok =
+      lg >= 0 &&
+      _ats_h5_write_dataset (lg, "tau", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, tau, FALSE) &&
+      _ats_h5_write_dataset (lg, "bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3, bias, FALSE);
   if (lg >= 0)
     {
-      attr_string (lg, "description",
-                   "Lazy Attention: Elastic-Softmax tau per head; distance bias b_h[d] added to "
-                   "the logit of keys at distance d = i - j < W");
+      _ats_h5_attr_string (
+          lg, "description",
+          "Lazy Attention: Elastic-Softmax tau per head; distance bias b_h[d] added to "
+          "the logit of keys at distance d = i - j < W");
       H5Gclose (lg);
     }
   if (own_group)
@@ -1437,7 +1293,7 @@ ats_capture_file_get_run (AtsCaptureFile *self, guint run, GError **error)
   AtsCaptureRun *r = g_new0 (AtsCaptureRun, 1);
   r->index = run;
   r->name = g_strdup_printf ("%06u", run);
-  r->prompt = attr_read_string (g, "prompt");
+  r->prompt = _ats_h5_attr_read_string (g, "prompt");
   gint64   v = 0;
   gboolean ok = attr_read_int (g, "n_tokens", &v) && v > 0 && v <= G_MAXINT32;
   r->n_tokens = ok ? v : 0;
@@ -1451,7 +1307,7 @@ ats_capture_file_get_run (AtsCaptureFile *self, guint run, GError **error)
   if (ok)
     {
       char **text = g_new0 (char *, T + 1);
-      hid_t  st = vlen_str_type ();
+      hid_t  st = _ats_h5_vlen_str_type ();
       if (read_dataset (g, "tokens/text", st, T, text))
         {
           r->pieces = g_new0 (char *, T + 1);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "attnscope/ats-sweep.h"
+#include "ats-h5-private.h"
 
 void
 ats_sweep_info_free (AtsSweepInfo *info)
@@ -23,31 +24,6 @@ ats_sweep_info_free (AtsSweepInfo *info)
   g_free (info->base);
   g_strfreev (info->tuned);
   g_free (info);
-}
-
-static hid_t
-vlen_str_type (void)
-{
-  hid_t t = H5Tcopy (H5T_C_S1);
-
-  H5Tset_size (t, H5T_VARIABLE);
-  H5Tset_cset (t, H5T_CSET_UTF8);
-  return t;
-}
-
-static gboolean
-attr_string (hid_t obj, const char *name, const char *value)
-{
-  hid_t  t = vlen_str_type ();
-  hid_t  s = H5Screate (H5S_SCALAR);
-  hid_t  a = H5Acreate2 (obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t r = a < 0 ? -1 : H5Awrite (a, t, &value);
-
-  if (a >= 0)
-    H5Aclose (a);
-  H5Sclose (s);
-  H5Tclose (t);
-  return r >= 0;
 }
 
 static gboolean
@@ -67,7 +43,7 @@ static gboolean
 attr_string_array (hid_t obj, const char *name, char *const *values)
 {
   hsize_t dims[1] = { g_strv_length ((GStrv) values) };
-  hid_t   t = vlen_str_type ();
+  hid_t   t = _ats_h5_vlen_str_type ();
   hid_t   s = dims[0] > 0 ? H5Screate_simple (1, dims, NULL) : H5Screate (H5S_NULL);
   hid_t   a = H5Acreate2 (obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
   herr_t  r = a < 0 ? -1 : (dims[0] > 0 ? H5Awrite (a, t, values) : 0);
@@ -76,25 +52,6 @@ attr_string_array (hid_t obj, const char *name, char *const *values)
     H5Aclose (a);
   H5Sclose (s);
   H5Tclose (t);
-  return r >= 0;
-}
-
-static gboolean
-write_dataset (hid_t          loc,
-               const char    *name,
-               int            rank,
-               const hsize_t *dims,
-               hid_t          file_type,
-               hid_t          mem_type,
-               const void    *data)
-{
-  hid_t  s = H5Screate_simple (rank, dims, NULL);
-  hid_t  d = H5Dcreate2 (loc, name, file_type, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t r = d < 0 ? -1 : H5Dwrite (d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
-
-  if (d >= 0)
-    H5Dclose (d);
-  H5Sclose (s);
   return r >= 0;
 }
 
@@ -159,7 +116,8 @@ write_summaries (hid_t group, const AtsSweepInfo *info, AtsDiagResults *const *r
 
     for (gsize i = 0; i < n_runs; i++)
       rate[i] = results[i] ? results[i]->sink_rate : NAN;
-    ok = write_dataset (sum, "sink_rate", 2, dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rate);
+    ok = _ats_h5_write_dataset (sum, "sink_rate", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, rate,
+                                FALSE);
   }
   for (guint m = 0; ok && m < n_metrics; m++)
     {
@@ -193,16 +151,18 @@ write_summaries (hid_t group, const AtsSweepInfo *info, AtsDiagResults *const *r
       dims[1] = info->n_prompts;
       dims[2] = rows;
       layer_name = g_strconcat (mi->name, "_by_layer", NULL);
-      ok = write_dataset (sum, mi->name, 2, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, overall) &&
-           write_dataset (sum, layer_name, 3, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, by_layer);
+      ok = _ats_h5_write_dataset (sum, mi->name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, overall,
+                                  FALSE) &&
+           _ats_h5_write_dataset (sum, layer_name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dims,
+                                  by_layer, FALSE);
       if (ok)
         {
           hid_t d = H5Dopen2 (sum, mi->name, H5P_DEFAULT);
 
           if (d >= 0)
             {
-              ok = attr_string (d, "description", mi->description) &&
-                   attr_string (d, "reduction", "mean over non-NaN heads and layers");
+              ok = _ats_h5_attr_string (d, "description", mi->description) &&
+                   _ats_h5_attr_string (d, "reduction", "mean over non-NaN heads and layers");
               H5Dclose (d);
             }
         }
@@ -246,22 +206,23 @@ ats_sweep_file_annotate (const char            *path,
     {
       char *const empty[] = { NULL };
 
-      ok = attr_string (group, "format", ATS_SWEEP_FORMAT) &&
+      ok = _ats_h5_attr_string (group, "format", ATS_SWEEP_FORMAT) &&
            attr_scalar (group, "format_version", H5T_STD_I64LE, H5T_NATIVE_INT64, &version) &&
-           attr_string (group, "method", ats_merge_method_to_string (info->method)) &&
-           attr_string (group, "parameter", info->parameter) &&
+           _ats_h5_attr_string (group, "method", ats_merge_method_to_string (info->method)) &&
+           _ats_h5_attr_string (group, "parameter", info->parameter) &&
            attr_scalar (group, "n_steps", H5T_STD_I64LE, H5T_NATIVE_INT64, &n_steps) &&
            attr_scalar (group, "n_prompts", H5T_STD_I64LE, H5T_NATIVE_INT64, &n_prompts) &&
            attr_scalar (group, "alpha", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &info->alpha) &&
            attr_scalar (group, "lambda", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &info->lambda) &&
            attr_scalar (group, "density", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &info->density) &&
-           attr_string (group, "only", info->only ? info->only : "") &&
-           attr_string (group, "base", info->base ? info->base : "") &&
+           _ats_h5_attr_string (group, "only", info->only ? info->only : "") &&
+           _ats_h5_attr_string (group, "base", info->base ? info->base : "") &&
            attr_string_array (group, "tuned", info->tuned ? info->tuned : empty) &&
            attr_scalar (group, "maps", H5T_STD_I64LE, H5T_NATIVE_INT64, &maps) &&
-           write_dataset (group, "values", 1, dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
-                          info->values) &&
-           write_dataset (group, "runs", 2, dims, H5T_STD_I32LE, H5T_NATIVE_INT32, info->runs) &&
+           _ats_h5_write_dataset (group, "values", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims,
+                                  info->values, FALSE) &&
+           _ats_h5_write_dataset (group, "runs", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dims,
+                                  info->runs, FALSE) &&
            write_summaries (group, info, results);
       H5Gclose (group);
     }
@@ -271,31 +232,6 @@ ats_sweep_file_annotate (const char            *path,
     g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_IO,
                  "%s: writing the /sweep group failed", path);
   return ok;
-}
-
-static char *
-read_attr_string (hid_t obj, const char *name)
-{
-  hid_t a, ft, mt;
-  char *v = NULL, *result = NULL;
-
-  if (H5Aexists (obj, name) <= 0)
-    return NULL;
-  a = H5Aopen (obj, name, H5P_DEFAULT);
-  ft = H5Aget_type (a);
-  if (H5Tget_class (ft) == H5T_STRING && H5Tis_variable_str (ft) > 0)
-    {
-      mt = vlen_str_type ();
-      if (H5Aread (a, mt, &v) >= 0 && v != NULL)
-        {
-          result = g_strdup (v);
-          H5free_memory (v);
-        }
-      H5Tclose (mt);
-    }
-  H5Tclose (ft);
-  H5Aclose (a);
-  return result;
 }
 
 static char **
@@ -313,7 +249,7 @@ read_attr_string_array (hid_t obj, const char *name)
       n = H5Sget_simple_extent_npoints (s);
       if (n > 0 && H5Sget_simple_extent_type (s) == H5S_SIMPLE)
         {
-          mt = vlen_str_type ();
+          mt = _ats_h5_vlen_str_type ();
           raw = g_new0 (char *, n);
           if (H5Aread (a, mt, raw) >= 0)
             for (hssize_t i = 0; i < n; i++)
@@ -370,8 +306,8 @@ ats_sweep_file_read_info (const char *path, GError **error)
       return NULL;
     }
   group = H5Gopen2 (file, "sweep", H5P_DEFAULT);
-  format = read_attr_string (group, "format");
-  method = read_attr_string (group, "method");
+  format = _ats_h5_attr_read_string (group, "format");
+  method = _ats_h5_attr_read_string (group, "method");
   ok = g_strcmp0 (format, ATS_SWEEP_FORMAT) == 0 &&
        read_attr_scalar (group, "format_version", H5T_NATIVE_INT64, &version) &&
        version == ATS_SWEEP_FORMAT_VERSION &&
@@ -387,11 +323,11 @@ ats_sweep_file_read_info (const char *path, GError **error)
 
       info->n_steps = n_steps;
       info->n_prompts = n_prompts;
-      info->parameter = read_attr_string (group, "parameter");
-      info->only = read_attr_string (group, "only");
+      info->parameter = _ats_h5_attr_read_string (group, "parameter");
+      info->only = _ats_h5_attr_read_string (group, "only");
       if (info->only != NULL && info->only[0] == '\0')
         g_clear_pointer (&info->only, g_free);
-      info->base = read_attr_string (group, "base");
+      info->base = _ats_h5_attr_read_string (group, "base");
       info->tuned = read_attr_string_array (group, "tuned");
       read_attr_scalar (group, "alpha", H5T_NATIVE_DOUBLE, &info->alpha);
       read_attr_scalar (group, "lambda", H5T_NATIVE_DOUBLE, &info->lambda);
