@@ -60,8 +60,8 @@ info_checkpoint (const char *path)
   g_autoptr (AtsModel) model = ats_model_load (path, &error);
   if (model == NULL)
     {
-      printf ("model          cannot be loaded: %s\n", error->message);
-      return 1;
+      fflush (stdout);
+      return ats_cli_fail ("%s", error->message);
     }
   print_model_config (ats_model_get_config (model));
   printf ("memory         %.1f MB of fp32 weights once loaded\n",
