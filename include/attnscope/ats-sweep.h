@@ -46,6 +46,20 @@ gboolean ats_sweep_file_annotate (const char            *path,
 /* Reads /sweep back. ATS_CAPTURE_ERROR_MISSING when the file is a capture without /sweep,
  * ATS_CAPTURE_ERROR_FORMAT for another format or version. */
 AtsSweepInfo *ats_sweep_file_read_info (const char *path, GError **error);
+/* Reads /sweep/summary/@metric (@by_layer FALSE: [S, P]) or /sweep/summary/@metric_by_layer
+ * (@by_layer TRUE: [S, P, rows], rows = L or L+1) as doubles, newly allocated; NaN entries are
+ * runs not captured. @metric is "sink_rate" or an [L, H] / [L+1] diagnostic of
+ * ats_diag_metrics_list(). @n_steps, @n_prompts, @n_rows (1 when not @by_layer) may be NULL.
+ * Errors: ATS_CAPTURE_ERROR_IO (cannot open or read), ATS_CAPTURE_ERROR_MISSING (no /sweep, no
+ * /sweep/summary, or no such summary), ATS_CAPTURE_ERROR_FORMAT (the dataset is not
+ * [n_steps, n_prompts(, rows)]). */
+double *ats_sweep_file_read_summary (const char *path,
+                                     const char *metric,
+                                     gboolean    by_layer,
+                                     guint      *n_steps,
+                                     guint      *n_prompts,
+                                     guint      *n_rows,
+                                     GError    **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtsSweepInfo, ats_sweep_info_free)
 

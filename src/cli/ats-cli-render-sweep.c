@@ -10,8 +10,6 @@
  *                heads (no band)
  * --json FILE writes the plotted numbers (FILE "-": standard output).
  */
-#include <hdf5.h>
-#include <hdf5_hl.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdio.h>
@@ -172,47 +170,32 @@ parse_metrics (const char *spec, GArray *out, GError **error)
   return TRUE;
 }
 
-/* summary/@name of the open /sweep group as doubles, shape [S, P] (@rows == 0) or [S, P, rows]
- * (@rows > 0: the rows are read from the file and returned). */
+/* summary/@metric (or @metric_by_layer) of the sweep file as doubles, [S, P] or [S, P, rows]
+ * (@out_rows receives rows, 0 when not @by_layer), read by the core's sweep reader. */
 static double *
-read_summary (hid_t       summary,
-              const char *path,
-              const char *name,
+read_summary (const char *path,
+              const char *metric,
               guint       S,
               guint       P,
               gboolean    by_layer,
               guint      *out_rows,
               GError    **error)
 {
-  hsize_t dims[3] = { 0, 0, 0 };
-  int     rank = 0;
-  int     want = by_layer ? 3 : 2;
-  if (H5Lexists (summary, name, H5P_DEFAULT) <= 0)
+  guint   s = 0, p = 0, rows = 0;
+  double *v = ats_sweep_file_read_summary (path, metric, by_layer, &s, &p, &rows, error);
+  if (v == NULL)
+    return NULL;
+  if (s != S || p != P)
     {
-      g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING,
-                   "%s: the sweep has no summary /sweep/summary/%s", path, name);
-      return NULL;
-    }
-  if (H5LTget_dataset_ndims (summary, name, &rank) < 0 || rank != want ||
-      H5LTget_dataset_info (summary, name, dims, NULL, NULL) < 0 || dims[0] != S || dims[1] != P ||
-      (by_layer && (dims[2] == 0 || dims[2] > 100000)))
-    {
+      g_free (v);
       g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_FORMAT,
-                   "%s: /sweep/summary/%s is not a [%u, %u%s] dataset", path, name, S, P,
-                   by_layer ? ", layers" : "");
-      return NULL;
-    }
-  gsize              n = (gsize) S * P * (by_layer ? dims[2] : 1);
-  g_autofree double *v = g_new (double, n); /* [S, P] or [S, P, rows] */
-  if (H5LTread_dataset_double (summary, name, v) < 0)
-    {
-      g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_IO,
-                   "%s: cannot read /sweep/summary/%s", path, name);
+                   "%s: /sweep/summary/%s%s is not a [%u, %u%s] dataset", path, metric,
+                   by_layer ? "_by_layer" : "", S, P, by_layer ? ", layers" : "");
       return NULL;
     }
   if (out_rows != NULL)
-    *out_rows = by_layer ? (guint) dims[2] : 0;
-  return g_steal_pointer (&v);
+    *out_rows = by_layer ? rows : 0;
+  return v;
 }
 
 /* Mean, sample std (NaN below two values) and count over the prompts p of v[(s * P + p) *
@@ -541,24 +524,11 @@ ats_cli_render_sweep_main (int argc, char **argv)
   g_autoptr (GArray) series = g_array_new (FALSE, TRUE, sizeof (SweepSeries));
   g_array_set_clear_func (series, sweep_series_clear);
   {
-    H5Eset_auto2 (H5E_DEFAULT, NULL, NULL);
-    hid_t h5 = H5Fopen (path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (h5 < 0)
-      return ats_cli_fail ("%s: cannot open as an HDF5 file", path);
-    if (H5Lexists (h5, "sweep/summary", H5P_DEFAULT) <= 0)
-      {
-        H5Fclose (h5);
-        return ats_cli_fail ("%s: the sweep has no /sweep/summary (no step was captured)", path);
-      }
-    hid_t summary = H5Gopen2 (h5, "sweep/summary", H5P_DEFAULT);
     for (guint k = 0; k < metrics->len && error == NULL; k++)
       {
         const SweepMetric *m = &g_array_index (metrics, SweepMetric, k);
-        g_autofree char   *dataset =
-            per_layer ? g_strconcat (m->name, "_by_layer", NULL) : g_strdup (m->name);
         guint              rows = 0;
-        g_autofree double *v =
-            read_summary (summary, path, dataset, S, P, per_layer, &rows, &error);
+        g_autofree double *v = read_summary (path, m->name, S, P, per_layer, &rows, &error);
         if (v == NULL)
           break;
         guint n_lines = per_layer ? rows : 1, stride = per_layer ? rows : 1;
@@ -586,8 +556,6 @@ ats_cli_render_sweep_main (int argc, char **argv)
             g_array_append_val (series, s);
           }
       }
-    H5Gclose (summary);
-    H5Fclose (h5);
     if (error != NULL)
       return ats_cli_fail ("%s", error->message);
   }

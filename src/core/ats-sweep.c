@@ -356,3 +356,83 @@ ats_sweep_file_read_info (const char *path, GError **error)
     }
   return g_steal_pointer (&info);
 }
+
+double *
+ats_sweep_file_read_summary (const char *path,
+                             const char *metric,
+                             gboolean    by_layer,
+                             guint      *n_steps,
+                             guint      *n_prompts,
+                             guint      *n_rows,
+                             GError    **error)
+{
+  g_autofree char   *name = NULL;
+  g_autofree double *values = NULL;
+  hsize_t            dims[3] = { 0, 0, 0 };
+  gint64             S = 0, P = 0;
+  int                rank = 0;
+  int                want = by_layer ? 3 : 2;
+  hid_t              file, group, summary = -1;
+
+  g_return_val_if_fail (path != NULL && metric != NULL, NULL);
+
+  name = by_layer ? g_strconcat (metric, "_by_layer", NULL) : g_strdup (metric);
+  H5Eset_auto2 (H5E_DEFAULT, NULL, NULL);
+  file = H5Fopen (path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0)
+    {
+      g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_IO,
+                   "%s: cannot open as an HDF5 file", path);
+      return NULL;
+    }
+  if (H5Lexists (file, "sweep", H5P_DEFAULT) <= 0)
+    {
+      H5Fclose (file);
+      g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING,
+                   "%s: not a sweep file (no /sweep group)", path);
+      return NULL;
+    }
+  group = H5Gopen2 (file, "sweep", H5P_DEFAULT);
+  if (!read_attr_scalar (group, "n_steps", H5T_NATIVE_INT64, &S) ||
+      !read_attr_scalar (group, "n_prompts", H5T_NATIVE_INT64, &P) || S <= 0 || P <= 0 ||
+      S >= G_MAXINT32 || P >= G_MAXINT32)
+    g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_FORMAT,
+                 "%s: /sweep is not an %s version %d index", path, ATS_SWEEP_FORMAT,
+                 ATS_SWEEP_FORMAT_VERSION);
+  else if (H5Lexists (group, "summary", H5P_DEFAULT) <= 0)
+    g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING,
+                 "%s: the sweep has no /sweep/summary (no step was captured)", path);
+  else if ((summary = H5Gopen2 (group, "summary", H5P_DEFAULT)) < 0 ||
+           H5Lexists (summary, name, H5P_DEFAULT) <= 0)
+    g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING,
+                 "%s: the sweep has no summary /sweep/summary/%s", path, name);
+  else if (H5LTget_dataset_ndims (summary, name, &rank) < 0 || rank != want ||
+           H5LTget_dataset_info (summary, name, dims, NULL, NULL) < 0 || dims[0] != (hsize_t) S ||
+           dims[1] != (hsize_t) P || (by_layer && (dims[2] == 0 || dims[2] > 100000)))
+    g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_FORMAT,
+                 "%s: /sweep/summary/%s is not a [%u, %u%s] dataset", path, name, (guint) S,
+                 (guint) P, by_layer ? ", layers" : "");
+  else
+    {
+      values = g_new (double, (gsize) S *P *(by_layer ? dims[2] : 1));
+      if (H5LTread_dataset_double (summary, name, values) < 0)
+        {
+          g_clear_pointer (&values, g_free);
+          g_set_error (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_IO,
+                       "%s: cannot read /sweep/summary/%s", path, name);
+        }
+    }
+  if (summary >= 0)
+    H5Gclose (summary);
+  H5Gclose (group);
+  H5Fclose (file);
+  if (values == NULL)
+    return NULL;
+  if (n_steps != NULL)
+    *n_steps = (guint) S;
+  if (n_prompts != NULL)
+    *n_prompts = (guint) P;
+  if (n_rows != NULL)
+    *n_rows = by_layer ? (guint) dims[2] : 1;
+  return g_steal_pointer (&values);
+}

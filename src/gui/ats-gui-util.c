@@ -108,3 +108,20 @@ ats_widget_is_dark (GtkWidget *widget)
 
   return (fg.red + fg.green + fg.blue) / 3.0f > 0.5f;
 }
+
+char *
+ats_demo_model_path (const char *name)
+{
+  const char *const dirs[] = { ATS_DEMO_MODELS_DIR, ATS_SOURCE_MODELS_DIR };
+
+  g_return_val_if_fail (name != NULL, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
+    {
+      g_autofree char *config = g_build_filename (dirs[i], name, "config.json", NULL);
+
+      if (g_file_test (config, G_FILE_TEST_IS_REGULAR))
+        return g_build_filename (dirs[i], name, NULL);
+    }
+  return NULL;
+}

@@ -26,4 +26,9 @@ void ats_rgba_from_rgb (GdkRGBA *rgba, guint32 rgb, float alpha);
 /* Whether the widget's theme is dark (from its CSS colour). */
 gboolean ats_widget_is_dark (GtkWidget *widget);
 
+/* The folder of a shipped demo checkpoint ("demo-softmax", "demo-lazy"): the installed copy
+ * (datadir/attnscope/models), else the source tree's data/models for an uninstalled build.
+ * NULL when neither exists. */
+char *ats_demo_model_path (const char *name);
+
 G_END_DECLS

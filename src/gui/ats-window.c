@@ -4,7 +4,10 @@
 #include <math.h>
 
 #include "ats-capture-job.h"
+#include "ats-gui-util.h"
 #include "ats-plot-view.h"
+#include "ats-sweep-view.h"
+#include "ats-weight-diff-window.h"
 #include "ats-whatif-job.h"
 
 #define THUMB_SIZE 48
@@ -41,6 +44,8 @@ struct _AtsWindow
   AtsTokenView       *token_view;
   AtsDiagnosticsView *diagnostics_view;
   AtsCompareView     *compare_view;
+  GtkStackPage       *sweep_page;
+  AtsSweepView       *sweep_view;
   GtkLabel           *status_label;
   GtkLabel           *position_label;
   GMenu              *open_menu;
@@ -70,6 +75,14 @@ struct _AtsWindow
   AtsMatrix    *compare_matrix;
   GCancellable *compare_cancellable;
 
+  /* the /sweep group of a sweep file */
+  GCancellable *sweep_cancellable;
+
+  /* Compare Weights: the base folder between the two choosers, the heatmap window */
+  char         *weights_base;
+  GtkWidget    *weight_diff_window;
+  GCancellable *weights_cancellable;
+
   /* a model folder */
   AtsCaptureJob *job;
   GCancellable  *capture_cancellable;
@@ -88,6 +101,8 @@ G_DEFINE_FINAL_TYPE (AtsWindow, ats_window, GTK_TYPE_APPLICATION_WINDOW)
 static void load_head (AtsWindow *self);
 static void update_actions (AtsWindow *self);
 static void update_whatif (AtsWindow *self);
+static void load_sweep (AtsWindow *self);
+static void open_model (AtsWindow *self, const char *path);
 
 /* --- helpers --- */
 
@@ -886,6 +901,72 @@ ats_window_get_run (AtsWindow *self)
   return self->run;
 }
 
+/* --- sweep files --- */
+
+typedef struct
+{
+  AtsWindow   *self;
+  AtsDocument *document;
+} SweepRequest;
+
+static void
+on_sweep_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SweepRequest *req = user_data;
+  AtsWindow    *self = req->self;
+  g_autoptr (GError) error = NULL;
+  AtsSweepData *data;
+
+  data = ats_sweep_data_load_finish (result, &error);
+  if (data != NULL && req->document == self->document)
+    {
+      ats_sweep_view_set_data (self->sweep_view, data);
+      gtk_stack_page_set_visible (self->sweep_page, TRUE);
+      ats_window_show_view (self, "sweep");
+      set_status (self, "A merge sweep: every diagnostic against the swept parameter");
+    }
+  else
+    {
+      g_clear_pointer (&data, ats_sweep_data_free);
+      /* a plain capture (no /sweep) is the common case, not an error */
+      if (error != NULL && !is_cancelled (error) &&
+          !g_error_matches (error, ATS_CAPTURE_ERROR, ATS_CAPTURE_ERROR_MISSING) &&
+          req->document == self->document)
+        set_status (self, error->message);
+    }
+
+  end_pending (self);
+  g_object_unref (req->document);
+  g_object_unref (self);
+  g_free (req);
+}
+
+static void
+load_sweep (AtsWindow *self)
+{
+  SweepRequest *req = g_new0 (SweepRequest, 1);
+
+  reset_cancellable (&self->sweep_cancellable);
+  if (g_strcmp0 (ats_window_get_view (self), "sweep") == 0)
+    ats_window_show_view (self, "overview");
+  gtk_stack_page_set_visible (self->sweep_page, FALSE);
+  ats_sweep_view_set_data (self->sweep_view, NULL);
+
+  req->self = g_object_ref (self);
+  req->document = g_object_ref (self->document);
+  begin_pending (self);
+  ats_sweep_data_load_async (ats_document_get_path (self->document), self->sweep_cancellable,
+                             on_sweep_loaded, req);
+}
+
+AtsSweepView *
+ats_window_get_sweep_view (AtsWindow *self)
+{
+  g_return_val_if_fail (ATS_IS_WINDOW (self), NULL);
+
+  return self->sweep_view;
+}
+
 /* --- document --- */
 
 static void
@@ -921,6 +1002,7 @@ set_document (AtsWindow *self, AtsDocument *document)
   gtk_stack_set_visible_child_name (self->main_stack, "views");
 
   ats_window_select_run (self, 0);
+  load_sweep (self);
   update_actions (self);
 }
 
@@ -1204,6 +1286,111 @@ ats_window_cancel_capture (AtsWindow *self)
     g_cancellable_cancel (self->capture_cancellable);
 }
 
+/* --- demo models --- */
+
+void
+ats_window_open_demo (AtsWindow *self, const char *name)
+{
+  g_autofree char *path = NULL;
+
+  g_return_if_fail (ATS_IS_WINDOW (self));
+
+  path = ats_demo_model_path (name);
+  if (path == NULL)
+    {
+      g_autoptr (GError) error =
+          g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                       "The demo checkpoint “%s” is neither installed (%s) nor in the source "
+                       "tree (%s).",
+                       name, ATS_DEMO_MODELS_DIR, ATS_SOURCE_MODELS_DIR);
+
+      ats_window_show_error (self, "Demo model not found", error);
+      return;
+    }
+  open_model (self, path);
+}
+
+/* --- weight comparison --- */
+
+static void
+on_weight_diff_window_destroy (GtkWidget *window, AtsWindow *self)
+{
+  if (self->weight_diff_window == window)
+    self->weight_diff_window = NULL;
+}
+
+typedef struct
+{
+  AtsWindow *self;
+  GtkWidget *window;
+} WeightsRequest;
+
+static void
+on_weights_compared (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  WeightsRequest *req = user_data;
+  AtsWindow      *self = req->self;
+  g_autoptr (GError) error = NULL;
+  AtsWeightDiff *diff;
+
+  diff = ats_weight_diff_compute_finish (result, &error);
+  if (diff != NULL && req->window == self->weight_diff_window)
+    {
+      ats_weight_diff_window_set_diff (ATS_WEIGHT_DIFF_WINDOW (req->window), diff);
+      set_status (self, "Weight change per layer and tensor kind");
+    }
+  else
+    {
+      g_clear_pointer (&diff, ats_weight_diff_free);
+      if (error != NULL && !is_cancelled (error))
+        {
+          if (req->window == self->weight_diff_window && self->weight_diff_window != NULL)
+            gtk_window_destroy (GTK_WINDOW (self->weight_diff_window));
+          ats_window_show_error (self, "Could not compare the weights", error);
+        }
+    }
+
+  end_pending (self);
+  g_object_unref (req->window);
+  g_object_unref (self);
+  g_free (req);
+}
+
+void
+ats_window_compare_weights (AtsWindow *self, const char *base_dir, const char *other_dir)
+{
+  WeightsRequest *req;
+
+  g_return_if_fail (ATS_IS_WINDOW (self));
+  g_return_if_fail (base_dir != NULL && other_dir != NULL);
+
+  if (self->weight_diff_window != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->weight_diff_window));
+  reset_cancellable (&self->weights_cancellable);
+
+  self->weight_diff_window = ats_weight_diff_window_new (GTK_WINDOW (self), base_dir, other_dir,
+                                                         self->weights_cancellable);
+  g_signal_connect (self->weight_diff_window, "destroy", G_CALLBACK (on_weight_diff_window_destroy),
+                    self);
+  gtk_window_present (GTK_WINDOW (self->weight_diff_window));
+
+  req = g_new0 (WeightsRequest, 1);
+  req->self = g_object_ref (self);
+  req->window = g_object_ref (self->weight_diff_window);
+  begin_pending (self);
+  set_status (self, "Comparing the weights…");
+  ats_weight_diff_compute_async (base_dir, other_dir, self->weights_cancellable,
+                                 on_weights_compared, req);
+}
+
+GtkWindow *
+ats_window_get_weight_diff_window (AtsWindow *self)
+{
+  g_return_val_if_fail (ATS_IS_WINDOW (self), NULL);
+
+  return self->weight_diff_window != NULL ? GTK_WINDOW (self->weight_diff_window) : NULL;
+}
+
 /* --- public --- */
 
 void
@@ -1391,6 +1578,28 @@ ats_window_build_figure_async (AtsWindow          *self,
           return;
         }
     }
+  else if (g_strcmp0 (view, "sweep") == 0)
+    {
+      g_autoptr (GPtrArray) plots = ats_sweep_view_build_plots (self->sweep_view);
+      g_autofree char *title = NULL;
+      AtsSweepData    *data = ats_sweep_view_get_data (self->sweep_view);
+
+      if (plots->len == 0 || data == NULL)
+        {
+          g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                                   "Nothing to export: the sweep is not loaded yet");
+          return;
+        }
+      title =
+          g_strdup_printf ("Diagnostics against %s (%s merge)%s",
+                           data->info->parameter ? data->info->parameter : "alpha",
+                           ats_merge_method_to_string (data->info->method),
+                           ats_sweep_view_get_per_layer (self->sweep_view) ? ", per layer" : "");
+      figure = ats_figure_new_plots (plots, title);
+      ats_figure_set_basename (figure, "sweep");
+      g_free (footer);
+      footer = ats_sweep_view_describe (self->sweep_view);
+    }
   else if (g_strcmp0 (view, "diagnostics") == 0 ||
            (g_strcmp0 (view, "compare") == 0 &&
             ats_compare_view_get_difference (self->compare_view) == NULL &&
@@ -1545,7 +1754,11 @@ typedef enum
   CHOOSE_COMPARE,
   CHOOSE_EXPORT,
   CHOOSE_SAVE_CAPTURE,
+  CHOOSE_WEIGHTS_BASE,
+  CHOOSE_WEIGHTS_OTHER,
 } ChooseKind;
+
+static void choose (AtsWindow *self, ChooseKind kind, const char *title, const char *suggested);
 
 static void
 on_export_done (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -1593,6 +1806,15 @@ on_chooser_response (GtkNativeDialog *native, int response, AtsWindow *self)
       case CHOOSE_EXPORT:
         ats_window_export_async (self, path, NULL, on_export_done, NULL);
         break;
+      case CHOOSE_WEIGHTS_BASE:
+        g_free (self->weights_base);
+        self->weights_base = g_strdup (path);
+        choose (self, CHOOSE_WEIGHTS_OTHER, "Compare Weights: the Other Checkpoint", NULL);
+        break;
+      case CHOOSE_WEIGHTS_OTHER:
+        if (self->weights_base != NULL)
+          ats_window_compare_weights (self, self->weights_base, path);
+        break;
       case CHOOSE_SAVE_CAPTURE:
         if (self->document != NULL)
           {
@@ -1616,7 +1838,7 @@ choose (AtsWindow *self, ChooseKind kind, const char *title, const char *suggest
   GtkFileChooserAction  action = GTK_FILE_CHOOSER_ACTION_OPEN;
   GtkFileChooserNative *native;
 
-  if (kind == CHOOSE_MODEL)
+  if (kind == CHOOSE_MODEL || kind == CHOOSE_WEIGHTS_BASE || kind == CHOOSE_WEIGHTS_OTHER)
     action = GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER;
   else if (kind == CHOOSE_EXPORT || kind == CHOOSE_SAVE_CAPTURE)
     action = GTK_FILE_CHOOSER_ACTION_SAVE;
@@ -1639,6 +1861,20 @@ choose (AtsWindow *self, ChooseKind kind, const char *title, const char *suggest
       gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (native), all);
       g_object_unref (h5);
       g_object_unref (all);
+    }
+  if (action == GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER)
+    {
+      /* the shipped demo checkpoints, one click away */
+      const char *const demos[] = { "demo-softmax", "demo-lazy" };
+
+      for (guint i = 0; i < G_N_ELEMENTS (demos); i++)
+        {
+          g_autofree char *dir = ats_demo_model_path (demos[i]);
+          g_autoptr (GFile) folder = dir != NULL ? g_file_new_for_path (dir) : NULL;
+
+          if (folder != NULL)
+            gtk_file_chooser_add_shortcut_folder (GTK_FILE_CHOOSER (native), folder, NULL);
+        }
     }
   if (suggested != NULL)
     gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (native), suggested);
@@ -1684,6 +1920,19 @@ static void
 open_model_action (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   choose (ATS_WINDOW (user_data), CHOOSE_MODEL, "Open Model Folder", NULL);
+}
+
+static void
+open_demo_action (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  ats_window_open_demo (ATS_WINDOW (user_data), g_variant_get_string (param, NULL));
+}
+
+static void
+compare_weights_action (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  choose (ATS_WINDOW (user_data), CHOOSE_WEIGHTS_BASE, "Compare Weights: the Base Checkpoint",
+          NULL);
 }
 
 static void
@@ -1849,6 +2098,8 @@ static const GActionEntry win_actions[] = {
   { "open-capture", open_capture_action },
   { "open-model", open_model_action },
   { "open-recent", open_recent_action, "s" },
+  { "open-demo", open_demo_action, "s" },
+  { "compare-weights", compare_weights_action },
   { "compare", compare_action },
   { "close-compare", close_compare_action },
   { "save-capture", save_capture_action },
@@ -2036,6 +2287,15 @@ ats_window_dispose (GObject *object)
     g_cancellable_cancel (self->compare_cancellable);
   if (self->capture_cancellable != NULL)
     g_cancellable_cancel (self->capture_cancellable);
+  if (self->sweep_cancellable != NULL)
+    g_cancellable_cancel (self->sweep_cancellable);
+  if (self->weights_cancellable != NULL)
+    g_cancellable_cancel (self->weights_cancellable);
+  if (self->weight_diff_window != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->weight_diff_window, self);
+      gtk_window_destroy (GTK_WINDOW (g_steal_pointer (&self->weight_diff_window)));
+    }
 
   if (self->job != NULL)
     g_signal_handlers_disconnect_by_data (self->job, self);
@@ -2063,6 +2323,9 @@ ats_window_dispose (GObject *object)
   g_clear_object (&self->head_cancellable);
   g_clear_object (&self->compare_cancellable);
   g_clear_object (&self->capture_cancellable);
+  g_clear_object (&self->sweep_cancellable);
+  g_clear_object (&self->weights_cancellable);
+  g_clear_pointer (&self->weights_base, g_free);
   g_clear_pointer (&self->color_by_metrics, g_ptr_array_unref);
   g_clear_object (&self->recent_section);
   g_clear_pointer (&self->last_error, g_free);
@@ -2083,6 +2346,7 @@ ats_window_class_init (AtsWindowClass *klass)
   g_type_ensure (ATS_TYPE_TOKEN_VIEW);
   g_type_ensure (ATS_TYPE_DIAGNOSTICS_VIEW);
   g_type_ensure (ATS_TYPE_COMPARE_VIEW);
+  g_type_ensure (ATS_TYPE_SWEEP_VIEW);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/attnscope/Attnscope/ats-window.ui");
@@ -2113,6 +2377,8 @@ ats_window_class_init (AtsWindowClass *klass)
   BIND (token_view);
   BIND (diagnostics_view);
   BIND (compare_view);
+  BIND (sweep_page);
+  BIND (sweep_view);
   BIND (status_label);
   BIND (position_label);
   BIND (open_menu);

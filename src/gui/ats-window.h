@@ -9,6 +9,7 @@
 #include "ats-figure.h"
 #include "ats-heatmap-view.h"
 #include "ats-overview-grid.h"
+#include "ats-sweep-view.h"
 #include "ats-token-view.h"
 #include "attnscope/ats-whatif.h"
 
@@ -34,7 +35,7 @@ void         ats_window_get_head (AtsWindow *self, guint *layer, guint *head);
 /* The map shown in the head view (NULL while loading). */
 AtsMatrix  *ats_window_get_head_matrix (AtsWindow *self);
 AtsMetrics *ats_window_get_metrics (AtsWindow *self);
-/* "overview", "head", "tokens", "diagnostics", "compare" */
+/* "overview", "head", "tokens", "diagnostics", "compare", "sweep" (sweep files only) */
 void        ats_window_show_view (AtsWindow *self, const char *name);
 const char *ats_window_get_view (AtsWindow *self);
 /* TRUE while files, maps, thumbnails or diagnostics are being read or computed. */
@@ -84,5 +85,18 @@ void        ats_window_show_error (AtsWindow *self, const char *title, const GEr
 gboolean ats_window_get_has_model (AtsWindow *self);
 void     ats_window_run_capture (AtsWindow *self, const char *prompt);
 void     ats_window_cancel_capture (AtsWindow *self);
+
+/* The shipped demo checkpoints ("demo-softmax", "demo-lazy", see ats_demo_model_path()):
+ * opens the model folder (prompt box + Run); an error dialog when it is not found. */
+void ats_window_open_demo (AtsWindow *self, const char *name);
+
+/* The sweep view (shown as "sweep" when the capture has a /sweep group). */
+AtsSweepView *ats_window_get_sweep_view (AtsWindow *self);
+
+/* Compare Weights: computes ats_weight_diff_compute() of the two checkpoint folders off the UI
+ * thread and shows the layers x tensor kinds heatmap in its own window (closing it cancels);
+ * errors (e.g. mismatched checkpoints) go to the error dialog. */
+void ats_window_compare_weights (AtsWindow *self, const char *base_dir, const char *other_dir);
+GtkWindow *ats_window_get_weight_diff_window (AtsWindow *self);
 
 G_END_DECLS

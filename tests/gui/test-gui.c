@@ -11,6 +11,9 @@
 
 #include "ats-application.h"
 #include "ats-colorize.h"
+#include "ats-gui-util.h"
+#include "ats-sweep-view.h"
+#include "ats-weight-diff-window.h"
 #include "ats-plot-view.h"
 #include "ats-whatif-job.h"
 #include "ats-window.h"
@@ -920,6 +923,258 @@ test_capture_from_model (void)
   close_window (window);
 }
 
+static void
+test_demo_models (void)
+{
+  g_autofree char *softmax = ats_demo_model_path ("demo-softmax");
+  g_autofree char *lazy = ats_demo_model_path ("demo-lazy");
+  AtsWindow       *window;
+  const char      *demos[] = { "demo-softmax", "demo-lazy" };
+
+  if (softmax == NULL || lazy == NULL)
+    {
+      g_test_skip ("data/models/demo-softmax or demo-lazy is missing");
+      return;
+    }
+  g_assert_true (g_file_test (softmax, G_FILE_TEST_IS_DIR));
+  g_assert_true (g_str_has_suffix (lazy, "demo-lazy"));
+
+  window = open_window (NULL);
+  g_assert_nonnull (g_action_map_lookup_action (G_ACTION_MAP (window), "open-demo"));
+  g_assert_nonnull (g_action_map_lookup_action (G_ACTION_MAP (window), "compare-weights"));
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "open-demo"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (demos); i++)
+    {
+      g_action_group_activate_action (G_ACTION_GROUP (window), "open-demo",
+                                      g_variant_new_string (demos[i]));
+      g_assert_true (gui_test_wait_idle (window, 50, TIMEOUT_MS));
+      g_assert_null (ats_window_get_error_dialog (window));
+      /* the model view: the prompt box and Run */
+      g_assert_true (ats_window_get_has_model (window));
+      g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "run-capture"));
+    }
+
+  /* an unknown demo name: the error dialog */
+  ats_window_open_demo (window, "demo-nonexistent");
+  g_assert_nonnull (ats_window_get_error_dialog (window));
+  gtk_window_destroy (ats_window_get_error_dialog (window));
+  close_window (window);
+}
+
+/* A sweep of demo-softmax with attnscope-cli (as tests/cli/test_merge_figures.py makes one). */
+static char *
+make_sweep (void)
+{
+  g_autofree char *cli =
+      g_build_filename (g_getenv ("ATS_BUILD_ROOT"), "src", "cli", "attnscope-cli", NULL);
+  g_autofree char *demo = ats_demo_model_path ("demo-softmax");
+  g_autofree char *prompts = tmp_file ("sweep-prompts.txt");
+  char            *out = tmp_file ("sweep.h5");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *err = NULL;
+  int              status = 0;
+
+  if (demo == NULL || !g_file_test (cli, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_free (out);
+      return NULL;
+    }
+  g_file_set_contents (prompts, "The cat sat on the mat.\nAttention sinks appear early.\n", -1,
+                       &error);
+  g_assert_no_error (error);
+  {
+    const char *argv[] = { cli,     "sweep",    "-q",     "--base",  demo,      "--tuned",
+                           demo,    "--method", "linear", "--alpha", "1,0,0.5", "--prompts",
+                           prompts, "--out",    out,      NULL };
+
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, &err, &status,
+                  &error);
+  }
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("attnscope-cli sweep failed: %s", err);
+  return out;
+}
+
+static void
+test_sweep (void)
+{
+  g_autofree char         *path = make_sweep ();
+  AtsWindow               *window;
+  AtsSweepView            *view;
+  guint                    n_metrics = 0, expected_plots = 1, S = 0, P = 0, rows = 0;
+  const AtsDiagMetricInfo *metrics = ats_diag_metrics_list (&n_metrics);
+  g_autofree double       *entropy = NULL;
+  g_autofree double       *by_layer = NULL;
+  g_autoptr (GError) error = NULL;
+  double x, y, err;
+
+  if (path == NULL)
+    {
+      g_test_skip ("attnscope-cli or data/models/demo-softmax is missing");
+      return;
+    }
+  for (guint m = 0; m < n_metrics; m++)
+    if (metrics[m].shape == ATS_DIAG_SHAPE_LAYER_HEAD ||
+        metrics[m].shape == ATS_DIAG_SHAPE_HIDDEN_LAYER)
+      expected_plots++;
+
+  /* a plain capture has no sweep view */
+  window = open_window (sample_path);
+  g_assert_null (ats_sweep_view_get_data (ats_window_get_sweep_view (window)));
+  g_assert_cmpstr (ats_window_get_view (window), !=, "sweep");
+
+  ats_window_open_path (window, path);
+  g_assert_true (gui_test_wait_idle (window, 100, TIMEOUT_MS));
+  g_assert_null (ats_window_get_error_dialog (window));
+  view = ats_window_get_sweep_view (window);
+  g_assert_nonnull (ats_sweep_view_get_data (view));
+  g_assert_cmpstr (ats_window_get_view (window), ==, "sweep");
+  g_assert_cmpuint (ats_sweep_view_get_n_plots (view), ==, expected_plots);
+
+  /* the plotted numbers: x sorted (the sweep was given 1,0,0.5), y = mean over prompts of
+   * summary/entropy, err = the sample std over prompts */
+  entropy = ats_sweep_file_read_summary (path, "entropy", FALSE, &S, &P, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (S, ==, 3);
+  g_assert_cmpuint (P, ==, 2);
+  {
+    const double want_x[] = { 0, 0.5, 1 };
+    const guint  step[] = { 1, 2, 0 }; /* file order 1, 0, 0.5 */
+
+    for (guint i = 0; i < S; i++)
+      {
+        double a = entropy[step[i] * P], b = entropy[step[i] * P + 1];
+
+        g_assert_true (ats_sweep_view_get_point (view, "entropy", 0, i, &x, &y, &err));
+        g_assert_cmpfloat (x, ==, want_x[i]);
+        g_assert_cmpfloat_with_epsilon (y, (a + b) / 2, 1e-12);
+        g_assert_cmpfloat_with_epsilon (err, fabs (a - b) / sqrt (2.0), 1e-12);
+      }
+  }
+  g_assert_true (ats_sweep_view_get_point (view, "sink_rate", 0, 0, &x, &y, NULL));
+  g_assert_false (ats_sweep_view_get_point (view, "sink_score", 0, 0, NULL, NULL, NULL));
+
+  /* per layer: one line per layer, the mean over prompts of summary/entropy_by_layer */
+  ats_sweep_view_set_per_layer (view, TRUE);
+  by_layer = ats_sweep_file_read_summary (path, "entropy", TRUE, &S, &P, &rows, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows, ==, ats_document_get_n_layers (ats_window_get_document (window)));
+  for (guint l = 0; l < rows; l++)
+    {
+      double a = by_layer[(1 * P + 0) * rows + l], b = by_layer[(1 * P + 1) * rows + l];
+
+      g_assert_true (ats_sweep_view_get_point (view, "entropy", l, 0, &x, &y, NULL));
+      g_assert_cmpfloat_with_epsilon (y, (a + b) / 2, 1e-12);
+    }
+  g_assert_false (ats_sweep_view_get_point (view, "entropy", rows, 0, NULL, NULL, NULL));
+
+  /* export through the render library (PNG, SVG, PDF) */
+  export_view (window, "sweep", "sweep");
+  g_assert_null (ats_window_get_error_dialog (window));
+
+  /* back to a plain capture: the sweep view goes away */
+  ats_window_open_path (window, sample_path);
+  g_assert_true (gui_test_wait_idle (window, 100, TIMEOUT_MS));
+  g_assert_null (ats_sweep_view_get_data (view));
+  g_assert_cmpstr (ats_window_get_view (window), !=, "sweep");
+  close_window (window);
+}
+
+static void
+test_weight_diff (void)
+{
+  const char      *root = g_getenv ("ATS_SOURCE_ROOT");
+  g_autofree char *base =
+      g_build_filename (root, "tests", "reference", "fixtures", "merge", "base", NULL);
+  g_autofree char *tuned =
+      g_build_filename (root, "tests", "reference", "fixtures", "merge", "tuned1", NULL);
+  g_autofree char *demo = ats_demo_model_path ("demo-softmax");
+  g_autofree char *png = tmp_file ("weight-diff.png");
+  g_autofree char *svg = tmp_file ("weight-diff.svg");
+  g_autoptr (AtsWeightDiff) expected = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree float    *rel = NULL;
+  AtsWindow           *window;
+  AtsWeightDiffWindow *diff_window;
+  const float         *values;
+  const char *const *row_labels, *const *col_labels;
+  guint n_rows = 0, n_cols = 0, checked = 0;
+
+  expected = ats_weight_diff_compute (base, tuned, NULL, NULL, &error);
+  g_assert_no_error (error);
+  rel = ats_weight_diff_get_layer_matrix (expected, ATS_WEIGHT_DIFF_RELATIVE);
+
+  window = open_window (NULL);
+  ats_window_compare_weights (window, base, tuned);
+  g_assert_true (gui_test_wait_idle (window, 50, TIMEOUT_MS));
+  g_assert_null (ats_window_get_error_dialog (window));
+  g_assert_nonnull (ats_window_get_weight_diff_window (window));
+  diff_window = ATS_WEIGHT_DIFF_WINDOW (ats_window_get_weight_diff_window (window));
+  g_assert_nonnull (ats_weight_diff_window_get_diff (diff_window));
+  g_assert_cmpstr (ats_weight_diff_window_get_metric (diff_window), ==, "rel");
+
+  /* the heatmap's layer rows equal ats_weight_diff_get_layer_matrix() */
+  values =
+      ats_weight_diff_window_get_matrix (diff_window, &n_rows, &n_cols, &row_labels, &col_labels);
+  g_assert_nonnull (values);
+  g_assert_cmpuint (n_rows, >=, expected->n_layers);
+  for (guint r = 0; r < n_rows; r++)
+    {
+      guint64 layer;
+
+      if (!g_ascii_string_to_unsigned (row_labels[r], 10, 0, G_MAXUINT, &layer, NULL))
+        continue;
+      for (guint c = 0; c < n_cols; c++)
+        for (guint k = 0; k < ATS_TENSOR_KIND_N; k++)
+          if (g_str_equal (col_labels[c], ats_tensor_kind_to_string (k)))
+            {
+              float want = rel[layer * ATS_TENSOR_KIND_N + k];
+              float got = values[r * n_cols + c];
+
+              g_assert_true ((isnan (want) && isnan (got)) || want == got);
+              checked++;
+            }
+    }
+  g_assert_cmpuint (checked, >, 0);
+
+  /* the metric selector */
+  ats_weight_diff_window_set_metric (diff_window, "cos");
+  g_assert_cmpstr (ats_weight_diff_window_get_metric (diff_window), ==, "cos");
+  values = ats_weight_diff_window_get_matrix (diff_window, NULL, NULL, NULL, NULL);
+  for (guint i = 0; i < n_rows * n_cols; i++)
+    g_assert_true (isnan (values[i]) || (values[i] <= 1.0f + 1e-6f && values[i] >= -1.0f));
+  ats_weight_diff_window_set_metric (diff_window, "norm");
+  g_assert_cmpstr (ats_weight_diff_window_get_metric (diff_window), ==, "norm");
+
+  /* export */
+  g_assert_true (ats_weight_diff_window_export (diff_window, png, &error));
+  g_assert_no_error (error);
+  g_assert_true (ats_weight_diff_window_export (diff_window, svg, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (png, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_test (svg, G_FILE_TEST_IS_REGULAR));
+
+  /* mismatched checkpoints: the error dialog, no heatmap window */
+  if (demo != NULL)
+    {
+      ats_window_compare_weights (window, base, demo);
+      g_assert_true (gui_test_wait_idle (window, 50, TIMEOUT_MS));
+      g_assert_nonnull (ats_window_get_error_dialog (window));
+      g_assert_null (ats_window_get_weight_diff_window (window));
+      g_assert_nonnull (strstr (ats_window_get_last_error (window), "compare the weights"));
+      gtk_window_destroy (ats_window_get_error_dialog (window));
+    }
+
+  /* closing the heatmap window while it computes cancels quietly */
+  ats_window_compare_weights (window, base, tuned);
+  gtk_window_destroy (ats_window_get_weight_diff_window (window));
+  g_assert_true (gui_test_wait_idle (window, 50, TIMEOUT_MS));
+  g_assert_null (ats_window_get_error_dialog (window));
+  close_window (window);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -973,6 +1228,9 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/no-metrics", test_no_metrics);
   g_test_add_func ("/gui/token-view", test_token_view);
   g_test_add_func ("/gui/capture-from-model", test_capture_from_model);
+  g_test_add_func ("/gui/demo-models", test_demo_models);
+  g_test_add_func ("/gui/sweep", test_sweep);
+  g_test_add_func ("/gui/weight-diff", test_weight_diff);
 
   ret = g_test_run ();
 
