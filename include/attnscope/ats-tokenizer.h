@@ -25,27 +25,30 @@ AtsTokenizer *ats_tokenizer_load_for_model (const char *dir, GError **error);
 AtsTokenizer *ats_tokenizer_load (const char *path, GError **error);
 /* The legacy GPT-2 pair (vocab.json + merges.txt, a.k.a. encoder.json + vocab.bpe): ByteLevel
  * BPE with the GPT-2 split pattern and <|endoftext|> as a special token. */
-AtsTokenizer *ats_tokenizer_load_bpe_files (const char *vocab_path, const char *merges_path,
-                                            GError **error);
+AtsTokenizer *
+ats_tokenizer_load_bpe_files (const char *vocab_path, const char *merges_path, GError **error);
 AtsTokenizer *ats_tokenizer_ref (AtsTokenizer *self);
 void          ats_tokenizer_unref (AtsTokenizer *self);
 /* Encodes UTF-8 @text; invalid UTF-8 -> ATS_TOKENIZER_ERROR_INPUT. Returns [n] ids (g_free). */
-gint32       *ats_tokenizer_encode (AtsTokenizer *self, const char *text, AtsTokenizeFlags flags,
-                                    guint *n_ids, GError **error);
+gint32 *ats_tokenizer_encode (AtsTokenizer    *self,
+                              const char      *text,
+                              AtsTokenizeFlags flags,
+                              guint           *n_ids,
+                              GError         **error);
 /* The readable piece of @id: always valid UTF-8 (partial byte sequences escaped as \xNN).
  * Byte-level pieces are shown as the text of their bytes, SentencePiece's U+2581 as a space,
  * <0xNN> byte-fallback tokens as their byte, added tokens as they are written; an id outside
  * the vocabulary gives "<id N>". */
-char         *ats_tokenizer_decode_piece (AtsTokenizer *self, gint32 id);
+char *ats_tokenizer_decode_piece (AtsTokenizer *self, gint32 id);
 /* Highest id + 1 (vocabulary and added tokens). */
-guint         ats_tokenizer_get_vocab_size (AtsTokenizer *self);
+guint ats_tokenizer_get_vocab_size (AtsTokenizer *self);
 /* BOS / EOS ids from tokenizer_config.json (-1 when the tokenizer has none). */
-gint32        ats_tokenizer_get_bos_id (AtsTokenizer *self);
-gint32        ats_tokenizer_get_eos_id (AtsTokenizer *self);
+gint32 ats_tokenizer_get_bos_id (AtsTokenizer *self);
+gint32 ats_tokenizer_get_eos_id (AtsTokenizer *self);
 /* The id of a vocabulary or added token given as its stored string, or -1. */
-gint32        ats_tokenizer_token_to_id (AtsTokenizer *self, const char *token);
+gint32 ats_tokenizer_token_to_id (AtsTokenizer *self, const char *token);
 /* TRUE for special added tokens (BOS, EOS, <|im_start|>, ...). */
-gboolean      ats_tokenizer_is_special (AtsTokenizer *self, gint32 id);
+gboolean ats_tokenizer_is_special (AtsTokenizer *self, gint32 id);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtsTokenizer, ats_tokenizer_unref)
 

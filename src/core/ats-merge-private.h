@@ -19,7 +19,7 @@ struct _AtsMerge
   guint    filter_groups; /* AtsTensorGroup mask, or 0 with a regex */
   GRegex  *filter_regex;
   /* in-memory merges */
-  AtsModel  *template_model; /* base, loaded once */
+  AtsModel *template_model; /* base, loaded once */
 };
 
 /* Merges tensor @name into @dst, which holds numel x dtype-size bytes in the tensor's stored

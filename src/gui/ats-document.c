@@ -658,10 +658,10 @@ read_thumbnail (AtsDocument  *self,
   if (r->n_tokens > THUMB_BLOCK_MIN_TOKENS && r->n_tokens > max_size)
     {
       /* the capture's stored max-pooled preview, when it has one, spares reading the head */
-      float *pv = g_new (float, ATS_CAPTURE_PREVIEW_SIZE * ATS_CAPTURE_PREVIEW_SIZE);
+      float *pv = g_new (float, ATS_CAPTURE_PREVIEW_SIZE *ATS_CAPTURE_PREVIEW_SIZE);
       guint  P = 0;
-      if (ats_capture_file_read_preview (self->file, run, layer, head, pv, &P, NULL)
-          && P >= MIN (max_size, r->n_tokens))
+      if (ats_capture_file_read_preview (self->file, run, layer, head, pv, &P, NULL) &&
+          P >= MIN (max_size, r->n_tokens))
         {
           g_autoptr (AtsMatrix) preview = ats_matrix_new_take (P, P, pv);
           if (P <= max_size)

@@ -4,6 +4,8 @@
  */
 #pragma once
 
+/* clang-format off */
+
 #include <glib.h>
 
 static const guint32 ats_lut_viridis[256] = {
