@@ -8,45 +8,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
 import h5py
 import numpy as np
 
-SRC = os.environ["ATS_SOURCE_ROOT"]
-CLI = os.path.join(os.environ["ATS_BUILD_ROOT"], "src", "cli", "attnscope-cli")
-FIX = os.path.join(SRC, "tests", "reference", "fixtures")
-PY = sys.executable
+from tap import CLI, FIX, PY, SRC, case, check, finish, run
+
 TMP = tempfile.mkdtemp(prefix="ats-cli-")
-results = []
-
-
-def run(*args, **kw):
-    return subprocess.run([CLI, *args], capture_output=True, text=True, **kw)
 
 
 def ids_of(fixture):
     return ",".join(map(str, json.load(open(os.path.join(FIX, fixture, "expected.json")))["ids"]))
-
-
-def case(name):
-    def deco(fn):
-        try:
-            fn()
-            results.append((True, name, ""))
-        except AssertionError as e:
-            results.append((False, name, str(e)))
-        except Exception as e:  # a crash in the test itself is a failure too
-            results.append((False, name, repr(e)))
-        return fn
-    return deco
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 def capture(fixture, out, *extra):
@@ -227,13 +201,4 @@ def _():
         subprocess.run(["umount", mnt])
 
 
-for i, (ok, name, why) in enumerate(results, 1):
-    if not ok and why.startswith("SKIP"):
-        print(f"ok {i} - {name} # {why}")
-        continue
-    print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-    if not ok:
-        for line in why.splitlines()[:20]:
-            print("# " + line)
-print(f"1..{len(results)}")
-sys.exit(0 if all(r[0] for r in results) else 1)
+finish()

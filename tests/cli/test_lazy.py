@@ -15,43 +15,18 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
 import h5py
 import numpy as np
 
-SRC = os.environ["ATS_SOURCE_ROOT"]
-CLI = os.path.join(os.environ["ATS_BUILD_ROOT"], "src", "cli", "attnscope-cli")
-FIX = os.path.join(SRC, "tests", "reference", "fixtures")
+from tap import FIX, SRC, case, check, finish, run
+
 DEMO_SOFT = os.path.join(SRC, "data", "models", "demo-softmax")
 DEMO_LAZY = os.path.join(SRC, "data", "models", "demo-lazy")
 PROMPTS = os.path.join(SRC, "data", "prompts", "demo.txt")
 TMP = tempfile.mkdtemp(prefix="ats-lazy-")
-results = []
-
-
-def run(*args):
-    return subprocess.run([CLI, *args], capture_output=True, text=True)
-
-
-def case(name):
-    def deco(fn):
-        try:
-            fn()
-            results.append((True, name, ""))
-        except AssertionError as e:
-            results.append((False, name, str(e)))
-        except Exception as e:  # a crash in the test itself is a failure too
-            results.append((False, name, repr(e)))
-        return fn
-    return deco
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 # --- safetensors without the safetensors package --------------------------------------------
@@ -373,11 +348,5 @@ for fixture, name, tensor, edit in BROKEN:
         check(r.returncode == 1 and named(tensor, r.stderr), f"lazy: {r.stderr}")
 
 
-for i, (ok, name, why) in enumerate(results, 1):
-    print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-    if not ok:
-        for line in why.splitlines()[:20]:
-            print("# " + line)
-print(f"1..{len(results)}")
 shutil.rmtree(TMP, ignore_errors=True)
-sys.exit(0 if all(r[0] for r in results) else 1)
+finish()

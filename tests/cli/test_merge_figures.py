@@ -11,44 +11,20 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
 import h5py
 import numpy as np
 
-SRC = os.environ["ATS_SOURCE_ROOT"]
-CLI = os.path.join(os.environ["ATS_BUILD_ROOT"], "src", "cli", "attnscope-cli")
+from tap import SRC, case, check, finish, run
+
 MERGE = os.path.join(SRC, "tests", "reference", "fixtures", "merge")
 DEMO = os.path.join(SRC, "data", "models", "demo-softmax")
 PROMPTS = os.path.join(SRC, "data", "prompts", "demo.txt")
 TMP = tempfile.mkdtemp(prefix="ats-mfig-")
-results = []
 
 KIND_ORDER = ["q", "k", "v", "qkv", "o", "lazy", "gate", "up", "down", "norms", "embeddings", "other"]
-
-
-def run(*args, **kw):
-    return subprocess.run([CLI, *args], capture_output=True, text=True, **kw)
-
-
-def case(name):
-    def deco(fn):
-        try:
-            fn()
-            results.append((True, name, ""))
-        except AssertionError as e:
-            results.append((False, name, str(e)))
-        except Exception as e:  # a crash in the test itself is a failure too
-            results.append((False, name, repr(e)))
-        return fn
-    return deco
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 def png_size(path):
@@ -329,11 +305,5 @@ def _():
     no_leftovers(TMP)
 
 
-for i, (ok, name, why) in enumerate(results, 1):
-    print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-    if not ok:
-        for line in why.splitlines()[:20]:
-            print("# " + line)
-print(f"1..{len(results)}")
 shutil.rmtree(TMP, ignore_errors=True)
-sys.exit(0 if all(r[0] for r in results) else 1)
+finish()

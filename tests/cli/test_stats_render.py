@@ -13,7 +13,6 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 import xml.etree.ElementTree as ET
 import zlib
@@ -21,13 +20,10 @@ import zlib
 import h5py
 import numpy as np
 
-SRC = os.environ["ATS_SOURCE_ROOT"]
-CLI = os.path.join(os.environ["ATS_BUILD_ROOT"], "src", "cli", "attnscope-cli")
-FIX = os.path.join(SRC, "tests", "reference", "fixtures")
+from tap import FIX, PY, SRC, case, check, finish, run
+
 REF = os.path.join(SRC, "tests", "reference", "diagnostics_ref.py")
-PY = sys.executable
 TMP = tempfile.mkdtemp(prefix="ats-stats-render-")
-results = []
 
 HEAD_METRICS = ["first_token_mass", "entropy", "row_mass", "sparsity", "uniform_sparsity",
                 "underload", "overload", "top_p_width"]
@@ -35,30 +31,8 @@ VIRIDIS_MAX = (0xfd, 0xe7, 0x25)
 VIRIDIS_MIN = (0x44, 0x01, 0x54)
 
 
-def run(*args, **kw):
-    return subprocess.run([CLI, *args], capture_output=True, text=True, **kw)
-
-
 def ids_of(fixture):
     return ",".join(map(str, json.load(open(os.path.join(FIX, fixture, "expected.json")))["ids"]))
-
-
-def case(name):
-    def deco(fn):
-        try:
-            fn()
-            results.append((True, name, ""))
-        except AssertionError as e:
-            results.append((False, name, str(e)))
-        except Exception as e:  # a crash in the test itself is a failure too
-            results.append((False, name, repr(e)))
-        return fn
-    return deco
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 def capture(fixture, out, *extra):
@@ -430,13 +404,4 @@ def _():
     check(not os.path.exists(os.path.join(TMP, "x.bmp")), "output written for a bad format")
 
 
-for i, (ok, name, why) in enumerate(results, 1):
-    if not ok and why.startswith("SKIP"):
-        print(f"ok {i} - {name} # {why}")
-        continue
-    print(f"{'ok' if ok else 'not ok'} {i} - {name}")
-    if not ok:
-        for line in why.splitlines()[:20]:
-            print("# " + line)
-print(f"1..{len(results)}")
-sys.exit(0 if all(r[0] for r in results) else 1)
+finish()
