@@ -64,6 +64,13 @@ void           ats_weight_diff_free (AtsWeightDiff *diff);
  * layer,kind,n_tensors,n_params,delta_l2,base_l2,relative,cos_other_base,cos_delta_base
  * (layer -1 = outside the blocks). */
 GString *ats_weight_diff_format (const AtsWeightDiff *diff, gboolean csv);
+/* Reads a CSV written by ats_weight_diff_format (diff, TRUE) back (`attnscope-cli diff --csv`):
+ * the same header and columns, one row per (layer, kind), layer -1 outside the blocks; "\r\n"
+ * line ends and blank lines are accepted. The statistics are taken as written (%.9g); the sums
+ * (base_sq, other_sq, delta_sq, dot_*) are derived from them. Errors: a GFileError when it cannot
+ * be read, otherwise ATS_MERGE_ERROR_INPUT "FILE:LINE: what is wrong" (wrong header, wrong
+ * column count, a bad number, an unknown kind, a repeated row). */
+AtsWeightDiff *ats_weight_diff_load_csv (const char *path, GError **error);
 /* The layers x kinds matrix of @metric for a heatmap: [n_layers, ATS_TENSOR_KIND_N], NaN where a
  * layer has no tensor of that kind. Newly allocated. */
 float *ats_weight_diff_get_layer_matrix (const AtsWeightDiff *diff, AtsWeightDiffMetric metric);

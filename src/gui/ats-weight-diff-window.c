@@ -133,6 +133,7 @@ struct _AtsWeightDiffWindow
 
   char         *base_dir;
   char         *other_dir;
+  char         *csv_path; /* opened from a saved diff instead of two folders */
   GCancellable *cancellable;
   GtkStack     *stack;
   GtkDropDown  *metric_dropdown;
@@ -179,6 +180,7 @@ update_matrix (AtsWeightDiffWindow *self)
   gboolean          present[ATS_TENSOR_KIND_N] = { FALSE };
   gboolean          outside = FALSE;
   g_autofree float *layers = NULL;
+  g_autofree char  *source = NULL;
   GArray           *cols;
   guint             L, r0;
   guint64           n_params = 0;
@@ -244,12 +246,15 @@ update_matrix (AtsWeightDiffWindow *self)
   g_array_unref (cols);
 
   self->title = g_strdup (dm->title);
+  if (self->csv_path != NULL)
+    source = g_strdup_printf ("diff: %s", self->csv_path);
+  else
+    source = g_strdup_printf ("base: %s\nother: %s", self->base_dir, self->other_dir);
   self->footer = g_strdup_printf (
-      "base: %s\nother: %s\nmetric: %s\nper layer and tensor kind, weights and biases together, "
+      "%s\nmetric: %s\nper layer and tensor kind, weights and biases together, "
       "float64 sums; whole model: %" G_GUINT64_FORMAT " parameters, ‖Δ‖ = %.4g, ‖Δ‖ / ‖base‖ = "
       "%.4g%s; grey: no such tensor or undefined",
-      self->base_dir, self->other_dir, dm->meaning, n_params, sqrt (delta_sq),
-      base_sq > 0 ? sqrt (delta_sq / base_sq) : NAN,
+      source, dm->meaning, n_params, sqrt (delta_sq), base_sq > 0 ? sqrt (delta_sq / base_sq) : NAN,
       outside ? "\nnon-layer: tensors outside the blocks (embeddings, LM head, final norm)" : "");
 
   ats_heat_matrix_init (&self->matrix, self->values, self->n_rows, self->n_cols);
@@ -347,6 +352,7 @@ ats_weight_diff_window_dispose (GObject *object)
   g_clear_pointer (&self->diff, ats_weight_diff_free);
   g_clear_pointer (&self->base_dir, g_free);
   g_clear_pointer (&self->other_dir, g_free);
+  g_clear_pointer (&self->csv_path, g_free);
   G_OBJECT_CLASS (ats_weight_diff_window_parent_class)->dispose (object);
 }
 
@@ -431,6 +437,37 @@ ats_weight_diff_window_new (GtkWindow    *parent,
       gtk_window_set_destroy_with_parent (GTK_WINDOW (self), TRUE);
     }
   return GTK_WIDGET (self);
+}
+
+GtkWidget *
+ats_weight_diff_window_new_for_diff (GtkWindow *parent, const char *csv_path, AtsWeightDiff *diff)
+{
+  AtsWeightDiffWindow *self;
+  g_autofree char     *name = NULL;
+  g_autofree char     *title = NULL;
+
+  g_return_val_if_fail (csv_path != NULL && diff != NULL, NULL);
+
+  self = g_object_new (ATS_TYPE_WEIGHT_DIFF_WINDOW, NULL);
+  name = g_filename_display_basename (csv_path);
+  title = g_strdup_printf ("Weights: %s — attnscope", name);
+  self->csv_path = g_filename_display_name (csv_path);
+  gtk_window_set_title (GTK_WINDOW (self), title);
+  if (parent != NULL)
+    {
+      gtk_window_set_transient_for (GTK_WINDOW (self), parent);
+      gtk_window_set_destroy_with_parent (GTK_WINDOW (self), TRUE);
+    }
+  ats_weight_diff_window_set_diff (self, diff);
+  return GTK_WIDGET (self);
+}
+
+const char *
+ats_weight_diff_window_get_csv_path (AtsWeightDiffWindow *self)
+{
+  g_return_val_if_fail (ATS_IS_WEIGHT_DIFF_WINDOW (self), NULL);
+
+  return self->csv_path;
 }
 
 void

@@ -1,5 +1,6 @@
 /* ats-weight-diff-window.h — where did the weights move: the layers x tensor kinds heatmap of
- * two checkpoints (ats-weight-diff.h), computed off the UI thread, drawn by the render library
+ * two checkpoints (ats-weight-diff.h), computed off the UI thread or read from a saved
+ * `attnscope-cli diff --csv` file, drawn by the render library
  * (AtsHeatMatrix) as `attnscope-cli diff --out FIG` draws it, with export.
  */
 #pragma once
@@ -32,6 +33,12 @@ GtkWidget *ats_weight_diff_window_new (GtkWindow    *parent,
                                        const char   *base_dir,
                                        const char   *other_dir,
                                        GCancellable *cancellable);
+/* A window for an already computed diff, e.g. ats_weight_diff_load_csv() of @csv_path (shown in
+ * the title and the figure's footer). Takes ownership of @diff. */
+GtkWidget *
+ats_weight_diff_window_new_for_diff (GtkWindow *parent, const char *csv_path, AtsWeightDiff *diff);
+/* The CSV file the diff was read from (display name), NULL for a computed one. */
+const char *ats_weight_diff_window_get_csv_path (AtsWeightDiffWindow *self);
 /* Takes ownership of @diff. */
 void ats_weight_diff_window_set_diff (AtsWeightDiffWindow *self, AtsWeightDiff *diff);
 const AtsWeightDiff *ats_weight_diff_window_get_diff (AtsWeightDiffWindow *self);

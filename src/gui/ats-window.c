@@ -1383,6 +1383,36 @@ ats_window_compare_weights (AtsWindow *self, const char *base_dir, const char *o
                                  on_weights_compared, req);
 }
 
+/* a saved diff: small, read on the spot */
+void
+ats_window_open_weight_diff (AtsWindow *self, const char *csv_path)
+{
+  g_autoptr (GError) error = NULL;
+  AtsWeightDiff *diff;
+
+  g_return_if_fail (ATS_IS_WINDOW (self));
+  g_return_if_fail (csv_path != NULL);
+
+  diff = ats_weight_diff_load_csv (csv_path, &error);
+  if (diff == NULL)
+    {
+      g_autofree char *name = g_filename_display_basename (csv_path);
+      g_autofree char *title = g_strdup_printf ("Could not open the weight diff “%s”", name);
+
+      ats_window_show_error (self, title, error);
+      return;
+    }
+
+  if (self->weight_diff_window != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->weight_diff_window));
+  self->weight_diff_window =
+      ats_weight_diff_window_new_for_diff (GTK_WINDOW (self), csv_path, diff);
+  g_signal_connect (self->weight_diff_window, "destroy", G_CALLBACK (on_weight_diff_window_destroy),
+                    self);
+  gtk_window_present (GTK_WINDOW (self->weight_diff_window));
+  set_status (self, "Weight change per layer and tensor kind");
+}
+
 GtkWindow *
 ats_window_get_weight_diff_window (AtsWindow *self)
 {
@@ -1393,6 +1423,15 @@ ats_window_get_weight_diff_window (AtsWindow *self)
 
 /* --- public --- */
 
+/* `attnscope-cli diff --csv` output, by its extension (captures are HDF5) */
+static gboolean
+is_weight_diff_path (const char *path)
+{
+  gsize n = strlen (path);
+
+  return n >= 4 && g_ascii_strcasecmp (path + n - 4, ".csv") == 0;
+}
+
 void
 ats_window_open_path (AtsWindow *self, const char *path)
 {
@@ -1401,6 +1440,8 @@ ats_window_open_path (AtsWindow *self, const char *path)
 
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
     open_model (self, path);
+  else if (is_weight_diff_path (path))
+    ats_window_open_weight_diff (self, path);
   else
     open_document (self, path, FALSE);
 }
@@ -1756,6 +1797,7 @@ typedef enum
   CHOOSE_SAVE_CAPTURE,
   CHOOSE_WEIGHTS_BASE,
   CHOOSE_WEIGHTS_OTHER,
+  CHOOSE_WEIGHT_DIFF,
 } ChooseKind;
 
 static void choose (AtsWindow *self, ChooseKind kind, const char *title, const char *suggested);
@@ -1815,6 +1857,9 @@ on_chooser_response (GtkNativeDialog *native, int response, AtsWindow *self)
         if (self->weights_base != NULL)
           ats_window_compare_weights (self, self->weights_base, path);
         break;
+      case CHOOSE_WEIGHT_DIFF:
+        ats_window_open_weight_diff (self, path);
+        break;
       case CHOOSE_SAVE_CAPTURE:
         if (self->document != NULL)
           {
@@ -1860,6 +1905,22 @@ choose (AtsWindow *self, ChooseKind kind, const char *title, const char *suggest
       gtk_file_filter_add_pattern (all, "*");
       gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (native), all);
       g_object_unref (h5);
+      g_object_unref (all);
+    }
+  if (kind == CHOOSE_WEIGHT_DIFF)
+    {
+      GtkFileFilter *csv = gtk_file_filter_new ();
+      GtkFileFilter *all = gtk_file_filter_new ();
+
+      gtk_file_filter_set_name (csv, "Weight diffs (attnscope-cli diff --csv, *.csv)");
+      gtk_file_filter_add_pattern (csv, "*.csv");
+      gtk_file_filter_add_pattern (csv, "*.CSV");
+      gtk_file_filter_add_mime_type (csv, "text/csv");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (native), csv);
+      gtk_file_filter_set_name (all, "All files");
+      gtk_file_filter_add_pattern (all, "*");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (native), all);
+      g_object_unref (csv);
       g_object_unref (all);
     }
   if (action == GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER)
@@ -1933,6 +1994,12 @@ compare_weights_action (GSimpleAction *action, GVariant *param, gpointer user_da
 {
   choose (ATS_WINDOW (user_data), CHOOSE_WEIGHTS_BASE, "Compare Weights: the Base Checkpoint",
           NULL);
+}
+
+static void
+open_weight_diff_action (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  choose (ATS_WINDOW (user_data), CHOOSE_WEIGHT_DIFF, "Open Weight Diff", NULL);
 }
 
 static void
@@ -2100,6 +2167,7 @@ static const GActionEntry win_actions[] = {
   { "open-recent", open_recent_action, "s" },
   { "open-demo", open_demo_action, "s" },
   { "compare-weights", compare_weights_action },
+  { "open-weight-diff", open_weight_diff_action },
   { "compare", compare_action },
   { "close-compare", close_compare_action },
   { "save-capture", save_capture_action },

@@ -20,7 +20,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (AtsWindow, ats_window, ATS, WINDOW, GtkApplicationWindow)
 
 AtsWindow *ats_window_new (GtkApplication *application);
-/* A capture file or a model folder; errors are shown in a dialog. */
+/* A capture file, a model folder or a weight diff (*.csv, see ats_window_open_weight_diff());
+ * errors are shown in a dialog. */
 void ats_window_open_path (AtsWindow *self, const char *path);
 /* A second capture to compare with. */
 void ats_window_open_compare (AtsWindow *self, const char *path);
@@ -98,5 +99,9 @@ AtsSweepView *ats_window_get_sweep_view (AtsWindow *self);
  * errors (e.g. mismatched checkpoints) go to the error dialog. */
 void ats_window_compare_weights (AtsWindow *self, const char *base_dir, const char *other_dir);
 GtkWindow *ats_window_get_weight_diff_window (AtsWindow *self);
+/* Open Weight Diff: a CSV written by `attnscope-cli diff --csv` (ats_weight_diff_load_csv()),
+ * shown in the same heatmap window; ats_window_open_path() (command line, drops, recent files)
+ * sends *.csv files here. Malformed files go to the error dialog naming the line. */
+void ats_window_open_weight_diff (AtsWindow *self, const char *csv_path);
 
 G_END_DECLS

@@ -497,6 +497,160 @@ test_diff (void)
   }
 }
 
+static char *
+write_tmp (const char *dir, const char *name, const char *contents)
+{
+  char *path = g_build_filename (dir, name, NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (path, contents, -1, &error));
+  g_assert_no_error (error);
+  return path;
+}
+
+static void
+assert_csv_error (const char *dir, const char *name, const char *contents, const char *needle)
+{
+  g_autofree char *path = write_tmp (dir, name, contents);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtsWeightDiff) diff = ats_weight_diff_load_csv (path, &error);
+
+  g_assert_null (diff);
+  g_assert_error (error, ATS_MERGE_ERROR, ATS_MERGE_ERROR_INPUT);
+  g_assert_nonnull (strstr (error->message, name));
+  if (strstr (error->message, needle) == NULL)
+    g_error ("“%s” does not contain “%s”", error->message, needle);
+  g_unlink (path);
+}
+
+/* ats_weight_diff_load_csv() reads ats_weight_diff_format (diff, TRUE) back */
+static void
+test_diff_csv (void)
+{
+  g_autofree char *root = fixture_dir ("merge");
+  g_autofree char *base = g_build_filename (root, "base", NULL);
+  g_autofree char *tuned = g_build_filename (root, "tuned1", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtsWeightDiff) diff = ats_weight_diff_compute (base, tuned, NULL, NULL, &error);
+  g_autoptr (AtsWeightDiff) loaded = NULL;
+  g_autoptr (GString) csv = NULL;
+  g_autoptr (GString) again = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *crlf = NULL;
+  g_autofree char *bad = NULL;
+  const char      *header =
+      "layer,kind,n_tensors,n_params,delta_l2,base_l2,relative,cos_other_base,cos_delta_base\n";
+  const AtsWeightDiffMetric metrics[] = { ATS_WEIGHT_DIFF_DELTA_L2, ATS_WEIGHT_DIFF_RELATIVE,
+                                          ATS_WEIGHT_DIFF_COS_OTHER_BASE,
+                                          ATS_WEIGHT_DIFF_COS_DELTA_BASE };
+  gboolean                  outside = FALSE;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (diff);
+  dir = g_dir_make_tmp ("attnscope-diff-csv-XXXXXX", &error);
+  g_assert_no_error (error);
+  csv = ats_weight_diff_format (diff, TRUE);
+  path = write_tmp (dir, "diff.csv", csv->str);
+  loaded = ats_weight_diff_load_csv (path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (loaded);
+
+  /* the same rows, the same matrices */
+  g_assert_cmpuint (loaded->n_layers, ==, diff->n_layers);
+  g_assert_cmpuint (loaded->n_rows, ==, diff->n_rows);
+  for (guint i = 0; i < diff->n_rows; i++)
+    {
+      const AtsWeightDiffRow *a = &diff->rows[i], *b = &loaded->rows[i];
+
+      outside |= a->layer < 0;
+      g_assert_cmpint (b->layer, ==, a->layer);
+      g_assert_cmpint (b->kind, ==, a->kind);
+      g_assert_cmpuint (b->n_tensors, ==, a->n_tensors);
+      g_assert_cmpuint (b->n_params, ==, a->n_params);
+      g_assert_cmpfloat_with_epsilon (b->delta_sq, a->delta_sq, 1e-7 * a->delta_sq + 1e-300);
+      g_assert_cmpfloat_with_epsilon (b->base_sq, a->base_sq, 1e-7 * a->base_sq + 1e-300);
+      if (!isnan (a->cos_delta_base))
+        {
+          g_assert_cmpfloat_with_epsilon (b->other_sq, a->other_sq, 1e-6 * a->other_sq);
+          g_assert_cmpfloat_with_epsilon (b->dot_base_other, a->dot_base_other,
+                                          1e-6 * fabs (a->base_sq));
+        }
+    }
+  g_assert_true (outside); /* layer -1 rows round trip too */
+  for (guint m = 0; m < G_N_ELEMENTS (metrics); m++)
+    {
+      g_autofree float *want = ats_weight_diff_get_layer_matrix (diff, metrics[m]);
+      g_autofree float *got = ats_weight_diff_get_layer_matrix (loaded, metrics[m]);
+
+      for (gsize i = 0; i < (gsize) diff->n_layers * ATS_TENSOR_KIND_N; i++)
+        {
+          if (isnan (want[i]))
+            g_assert_true (isnan (got[i]));
+          else /* %.9g keeps a float exactly, up to double rounding of the double behind it */
+            g_assert_cmpfloat_with_epsilon (got[i], want[i], 2e-7f * fabsf (want[i]));
+        }
+    }
+  /* and it formats to the same text */
+  again = ats_weight_diff_format (loaded, TRUE);
+  g_assert_cmpstr (again->str, ==, csv->str);
+
+  /* CRLF line ends */
+  {
+    g_autofree char *text = NULL;
+    g_auto (GStrv) parts = g_strsplit (csv->str, "\n", -1);
+    g_autoptr (AtsWeightDiff) d = NULL;
+
+    text = g_strjoinv ("\r\n", parts);
+    crlf = write_tmp (dir, "crlf.csv", text);
+    d = ats_weight_diff_load_csv (crlf, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (d->n_rows, ==, diff->n_rows);
+    g_unlink (crlf);
+  }
+
+  /* malformed files: errors naming the file and line */
+  assert_csv_error (dir, "empty.csv", "", "empty file");
+  assert_csv_error (dir, "header.csv", "layer,kind,delta\n0,q,1,2,3,4,5,6,7\n", ":1: not a weight");
+  {
+    g_autofree char *text =
+        g_strconcat (header, "-1,embeddings,1,64,1,2,0.5,0.9,0.1\n", "0,q,1,16,0.5,2\n", NULL);
+
+    assert_csv_error (dir, "columns.csv", text, ":3: 6 columns, expected 9");
+  }
+  {
+    g_autofree char *text =
+        g_strconcat (header, "0,q,1,16,0.5,2,0.25,0.9,0.1\n", "0,k,1,16,0.5,2,abc,0.9,0.1\n", NULL);
+
+    assert_csv_error (dir, "number.csv", text, ":3: bad number “abc” in column relative");
+  }
+  {
+    g_autofree char *text = g_strconcat (header, "x,q,1,16,0.5,2,0.25,0.9,0.1\n", NULL);
+
+    assert_csv_error (dir, "layer.csv", text, ":2: bad layer “x”");
+  }
+  {
+    g_autofree char *text = g_strconcat (header, "0,query,1,16,0.5,2,0.25,0.9,0.1\n", NULL);
+
+    assert_csv_error (dir, "kind.csv", text, ":2: unknown tensor kind “query”");
+  }
+  {
+    g_autofree char *text = g_strconcat (header, "0,q,1,16,0.5,2,0.25,0.9,0.1\n\n",
+                                         "0,q,1,16,0.5,2,0.25,0.9,0.1\n", NULL);
+
+    assert_csv_error (dir, "twice.csv", text, ":4: a second row for layer 0, kind q");
+  }
+
+  /* an unreadable file: the file error */
+  bad = g_build_filename (dir, "missing.csv", NULL);
+  g_assert_null (ats_weight_diff_load_csv (bad, &error));
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+  g_clear_error (&error);
+
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 /* --- merged models in the forward pass ------------------------------------------------------ */
 
 typedef struct
@@ -1131,6 +1285,7 @@ main (int argc, char **argv)
   g_test_add_func ("/merge/classify", test_classify);
   g_test_add_func ("/merge/filter", test_filter);
   g_test_add_func ("/merge/diff", test_diff);
+  g_test_add_func ("/merge/diff-csv", test_diff_csv);
   for (guint i = 0; i < G_N_ELEMENTS (fixtures); i++)
     {
       g_autofree char *path = g_strdup_printf ("/merge/forward/%s", fixtures[i]);

@@ -1175,6 +1175,196 @@ test_weight_diff (void)
   close_window (window);
 }
 
+/* The CSV of `attnscope-cli diff --csv` (the core formatter when the CLI is not built). */
+static char *
+make_diff_csv (const char *base, const char *other)
+{
+  g_autofree char *cli =
+      g_build_filename (g_getenv ("ATS_BUILD_ROOT"), "src", "cli", "attnscope-cli", NULL);
+  char *out = tmp_file ("weights.csv");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *err = NULL;
+  int              status = 0;
+
+  if (g_file_test (cli, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      const char *argv[] = { cli, "diff", "--base", base, "--other", other, "--csv", NULL };
+
+      g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &text, &err, &status,
+                    &error);
+      g_assert_no_error (error);
+      if (!g_spawn_check_wait_status (status, NULL))
+        g_error ("attnscope-cli diff failed: %s", err);
+    }
+  else
+    {
+      g_autoptr (AtsWeightDiff) diff = ats_weight_diff_compute (base, other, NULL, NULL, &error);
+      g_autoptr (GString) csv = NULL;
+
+      g_assert_no_error (error);
+      csv = ats_weight_diff_format (diff, TRUE);
+      text = g_string_free (g_steal_pointer (&csv), FALSE);
+    }
+  g_assert_true (g_str_has_prefix (text, "layer,kind,"));
+  g_assert_true (g_file_set_contents (out, text, -1, &error));
+  g_assert_no_error (error);
+  return out;
+}
+
+static void
+assert_same_float (float want, float got)
+{
+  if (isnan (want))
+    g_assert_true (isnan (got));
+  else /* the CSV keeps 9 significant digits: a float, up to double rounding */
+    g_assert_cmpfloat_with_epsilon (got, want, 2e-7f * fabsf (want));
+}
+
+/* Open Weight Diff: a saved `attnscope-cli diff --csv` shows the same heatmap */
+static void
+test_weight_diff_csv (void)
+{
+  const char      *root = g_getenv ("ATS_SOURCE_ROOT");
+  g_autofree char *base =
+      g_build_filename (root, "tests", "reference", "fixtures", "merge", "base", NULL);
+  g_autofree char *tuned =
+      g_build_filename (root, "tests", "reference", "fixtures", "merge", "tuned1", NULL);
+  g_autofree char *csv = NULL;
+  g_autofree char *bad = tmp_file ("bad-weights.csv");
+  g_autofree char *png = tmp_file ("weight-diff-csv.png");
+  g_autoptr (AtsWeightDiff) expected = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *const         metrics[] = { "rel", "norm", "cos" };
+  const AtsWeightDiffMetric kinds[] = { ATS_WEIGHT_DIFF_RELATIVE, ATS_WEIGHT_DIFF_DELTA_L2,
+                                        ATS_WEIGHT_DIFF_COS_OTHER_BASE };
+  AtsWindow                *window;
+  AtsWeightDiffWindow      *diff_window;
+  GAction                  *action;
+  const char               *title;
+  guint                     checked = 0, outside_checked = 0;
+
+  expected = ats_weight_diff_compute (base, tuned, NULL, NULL, &error);
+  g_assert_no_error (error);
+  csv = make_diff_csv (base, tuned);
+
+  window = open_window (NULL);
+  action = g_action_map_lookup_action (G_ACTION_MAP (window), "open-weight-diff");
+  g_assert_nonnull (action);
+  g_assert_true (g_action_get_enabled (action));
+
+  /* as from the command line or a drop: *.csv goes to the weight diff */
+  ats_window_open_path (window, csv);
+  g_assert_true (gui_test_wait_idle (window, 50, TIMEOUT_MS));
+  g_assert_null (ats_window_get_error_dialog (window));
+  g_assert_null (ats_window_get_document (window));
+  g_assert_nonnull (ats_window_get_weight_diff_window (window));
+  diff_window = ATS_WEIGHT_DIFF_WINDOW (ats_window_get_weight_diff_window (window));
+  g_assert_nonnull (ats_weight_diff_window_get_diff (diff_window));
+  g_assert_nonnull (ats_weight_diff_window_get_csv_path (diff_window));
+  title = gtk_window_get_title (GTK_WINDOW (diff_window));
+  g_assert_nonnull (strstr (title, "weights.csv"));
+
+  /* every metric: the heatmap cells equal the computed diff's */
+  for (guint m = 0; m < G_N_ELEMENTS (metrics); m++)
+    {
+      g_autofree float  *want = ats_weight_diff_get_layer_matrix (expected, kinds[m]);
+      const char *const *row_labels, *const *col_labels;
+      const float *values;
+      guint        n_rows = 0, n_cols = 0;
+
+      ats_weight_diff_window_set_metric (diff_window, metrics[m]);
+      g_assert_cmpstr (ats_weight_diff_window_get_metric (diff_window), ==, metrics[m]);
+      values = ats_weight_diff_window_get_matrix (diff_window, &n_rows, &n_cols, &row_labels,
+                                                  &col_labels);
+      g_assert_nonnull (values);
+      g_assert_cmpuint (n_rows, >=, expected->n_layers);
+      for (guint r = 0; r < n_rows; r++)
+        {
+          guint64 layer;
+
+          if (g_str_equal (row_labels[r], "non-layer"))
+            {
+              for (guint i = 0; i < expected->n_rows; i++)
+                {
+                  const AtsWeightDiffRow *e = &expected->rows[i];
+                  double                  v = kinds[m] == ATS_WEIGHT_DIFF_RELATIVE   ? e->relative
+                                              : kinds[m] == ATS_WEIGHT_DIFF_DELTA_L2 ? e->delta_l2
+                                                                                     : e->cos_other_base;
+
+                  if (e->layer >= 0)
+                    continue;
+                  for (guint c = 0; c < n_cols; c++)
+                    if (g_str_equal (col_labels[c], ats_tensor_kind_to_string (e->kind)))
+                      {
+                        assert_same_float ((float) v, values[r * n_cols + c]);
+                        outside_checked++;
+                      }
+                }
+              continue;
+            }
+          g_assert_true (
+              g_ascii_string_to_unsigned (row_labels[r], 10, 0, G_MAXUINT, &layer, NULL));
+          for (guint c = 0; c < n_cols; c++)
+            for (guint k = 0; k < ATS_TENSOR_KIND_N; k++)
+              if (g_str_equal (col_labels[c], ats_tensor_kind_to_string (k)))
+                {
+                  assert_same_float (want[layer * ATS_TENSOR_KIND_N + k], values[r * n_cols + c]);
+                  checked++;
+                }
+        }
+    }
+  g_assert_cmpuint (checked, >, 0);
+  g_assert_cmpuint (outside_checked, >, 0);
+
+  /* export works as for a computed diff */
+  g_assert_true (ats_weight_diff_window_export (diff_window, png, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (png, G_FILE_TEST_IS_REGULAR));
+
+  /* a malformed CSV: the error dialog names the file and line, the open heatmap stays */
+  {
+    g_autofree char *text = NULL;
+
+    g_file_get_contents (csv, &text, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_str_has_suffix (text, "\n"));
+    text[strlen (text) - 1] = '\0';
+    {
+      /* the last row's cos_delta_base becomes "…x" */
+      g_autofree char *broken = g_strconcat (text, "x\n", NULL);
+
+      g_file_set_contents (bad, broken, -1, &error);
+      g_assert_no_error (error);
+    }
+  }
+  ats_window_open_weight_diff (window, bad);
+  g_assert_true (gui_test_wait_idle (window, 50, TIMEOUT_MS));
+  g_assert_nonnull (ats_window_get_error_dialog (window));
+  g_assert_nonnull (strstr (ats_window_get_last_error (window), "bad-weights.csv"));
+  g_assert_nonnull (strstr (ats_window_get_last_error (window), "bad number"));
+  {
+    g_autofree char *line = g_strdup_printf ("bad-weights.csv:%u:", expected->n_rows + 1);
+
+    g_assert_nonnull (strstr (ats_window_get_last_error (window), line));
+  }
+  g_assert_true (ats_window_get_weight_diff_window (window) == GTK_WINDOW (diff_window));
+  gtk_window_destroy (ats_window_get_error_dialog (window));
+
+  /* a CSV that is not a weight diff, through the open path, in a fresh window */
+  gtk_window_destroy (ats_window_get_weight_diff_window (window));
+  g_assert_null (ats_window_get_weight_diff_window (window));
+  g_file_set_contents (bad, "a,b,c\n1,2,3\n", -1, &error);
+  g_assert_no_error (error);
+  ats_window_open_path (window, bad);
+  g_assert_true (gui_test_wait_idle (window, 50, TIMEOUT_MS));
+  g_assert_nonnull (ats_window_get_error_dialog (window));
+  g_assert_nonnull (strstr (ats_window_get_last_error (window), "bad-weights.csv:1:"));
+  g_assert_null (ats_window_get_weight_diff_window (window));
+  gtk_window_destroy (ats_window_get_error_dialog (window));
+  close_window (window);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1231,6 +1421,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gui/demo-models", test_demo_models);
   g_test_add_func ("/gui/sweep", test_sweep);
   g_test_add_func ("/gui/weight-diff", test_weight_diff);
+  g_test_add_func ("/gui/weight-diff-csv", test_weight_diff_csv);
 
   ret = g_test_run ();
 
