@@ -494,6 +494,33 @@ keep_stored_layer_metrics (AtsDiagResults *computed, const AtsDiagResults *store
     }
 }
 
+/* Runs @func on the I/O thread for @job (owned by the task); the _finish functions of these
+ * jobs all return the task's pointer through finish_job(). */
+static void
+start_job (AtsDocument        *self,
+           AtsDocumentJob     *job,
+           gpointer            source_tag,
+           int                 priority,
+           GTaskThreadFunc     func,
+           GCancellable       *cancellable,
+           GAsyncReadyCallback callback,
+           gpointer            user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, job, g_free);
+  _ats_io_run_task (task, priority, func);
+}
+
+static gpointer
+finish_job (AtsDocument *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 static void
 load_metrics_thread (GTask        *task,
                      gpointer      source_object,
@@ -541,7 +568,6 @@ ats_document_load_metrics_async (AtsDocument         *self,
                                  GAsyncReadyCallback  callback,
                                  gpointer             user_data)
 {
-  g_autoptr (GTask) task = NULL;
   AtsDocumentJob *job;
 
   g_return_if_fail (ATS_IS_DOCUMENT (self));
@@ -555,18 +581,14 @@ ats_document_load_metrics_async (AtsDocument         *self,
       job->params = *params;
     }
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, ats_document_load_metrics_async);
-  g_task_set_task_data (task, job, g_free);
-  _ats_io_run_task (task, ATS_IO_PRIORITY_METRICS, load_metrics_thread);
+  start_job (self, job, ats_document_load_metrics_async, ATS_IO_PRIORITY_METRICS,
+             load_metrics_thread, cancellable, callback, user_data);
 }
 
 AtsDiagResults *
 ats_document_load_metrics_finish (AtsDocument *self, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return finish_job (self, result, error);
 }
 
 /* --- thumbnails --- */
@@ -770,7 +792,6 @@ ats_document_load_maps_async (AtsDocument        *self,
                               GAsyncReadyCallback callback,
                               gpointer            user_data)
 {
-  g_autoptr (GTask) task = NULL;
   AtsDocumentJob *job;
 
   g_return_if_fail (ATS_IS_DOCUMENT (self));
@@ -780,18 +801,14 @@ ats_document_load_maps_async (AtsDocument        *self,
   job->run = run;
   job->max_size = max_size;
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, ats_document_load_maps_async);
-  g_task_set_task_data (task, job, g_free);
-  _ats_io_run_task (task, ATS_IO_PRIORITY_METRICS, load_maps_thread);
+  start_job (self, job, ats_document_load_maps_async, ATS_IO_PRIORITY_METRICS, load_maps_thread,
+             cancellable, callback, user_data);
 }
 
 GPtrArray *
 ats_document_load_maps_finish (AtsDocument *self, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return finish_job (self, result, error);
 }
 
 void
@@ -804,7 +821,6 @@ ats_document_load_thumbnail_async (AtsDocument        *self,
                                    GAsyncReadyCallback callback,
                                    gpointer            user_data)
 {
-  g_autoptr (GTask) task = NULL;
   AtsDocumentJob *job;
 
   g_return_if_fail (ATS_IS_DOCUMENT (self));
@@ -816,18 +832,14 @@ ats_document_load_thumbnail_async (AtsDocument        *self,
   job->head = head;
   job->max_size = max_size;
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, ats_document_load_thumbnail_async);
-  g_task_set_task_data (task, job, g_free);
-  _ats_io_run_task (task, ATS_IO_PRIORITY_THUMBNAILS, load_thumbnail_thread);
+  start_job (self, job, ats_document_load_thumbnail_async, ATS_IO_PRIORITY_THUMBNAILS,
+             load_thumbnail_thread, cancellable, callback, user_data);
 }
 
 AtsMatrix *
 ats_document_load_thumbnail_finish (AtsDocument *self, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return finish_job (self, result, error);
 }
 
 /* --- Lazy Attention parameters --- */
@@ -861,7 +873,6 @@ ats_document_load_lazy_tau_async (AtsDocument        *self,
                                   GAsyncReadyCallback callback,
                                   gpointer            user_data)
 {
-  g_autoptr (GTask) task = NULL;
   AtsDocumentJob *job;
 
   g_return_if_fail (ATS_IS_DOCUMENT (self));
@@ -870,18 +881,14 @@ ats_document_load_lazy_tau_async (AtsDocument        *self,
   job = g_new0 (AtsDocumentJob, 1);
   job->run = run;
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, ats_document_load_lazy_tau_async);
-  g_task_set_task_data (task, job, g_free);
-  _ats_io_run_task (task, ATS_IO_PRIORITY_METRICS, load_lazy_tau_thread);
+  start_job (self, job, ats_document_load_lazy_tau_async, ATS_IO_PRIORITY_METRICS,
+             load_lazy_tau_thread, cancellable, callback, user_data);
 }
 
 float *
 ats_document_load_lazy_tau_finish (AtsDocument *self, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return finish_job (self, result, error);
 }
 
 /* --- hidden norms --- */
@@ -914,7 +921,6 @@ ats_document_load_hidden_norms_async (AtsDocument        *self,
                                       GAsyncReadyCallback callback,
                                       gpointer            user_data)
 {
-  g_autoptr (GTask) task = NULL;
   AtsDocumentJob *job;
 
   g_return_if_fail (ATS_IS_DOCUMENT (self));
@@ -923,16 +929,12 @@ ats_document_load_hidden_norms_async (AtsDocument        *self,
   job = g_new0 (AtsDocumentJob, 1);
   job->run = run;
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, ats_document_load_hidden_norms_async);
-  g_task_set_task_data (task, job, g_free);
-  _ats_io_run_task (task, ATS_IO_PRIORITY_METRICS, load_hidden_norms_thread);
+  start_job (self, job, ats_document_load_hidden_norms_async, ATS_IO_PRIORITY_METRICS,
+             load_hidden_norms_thread, cancellable, callback, user_data);
 }
 
 AtsMatrix *
 ats_document_load_hidden_norms_finish (AtsDocument *self, GAsyncResult *result, GError **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return finish_job (self, result, error);
 }
